@@ -1,0 +1,175 @@
+"""Command line: argument parsing and printing only (``ftzqa --help``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .errors import FtzqaError
+from .settings import MODES, default_corpus_dir, default_index_dir
+
+if TYPE_CHECKING:
+    from .types import Answer
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ftzqa",
+        description="Ask questions of your documents; answers are cited passages (offline, CPU).",
+    )
+    parser.add_argument("--version", action="version", version=f"ftzqa {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def paths(p: argparse.ArgumentParser, corpus: bool = True) -> None:
+        if corpus:
+            p.add_argument(
+                "--corpus", default=default_corpus_dir(), help="corpus folder (default: %(default)s)"
+            )
+        else:
+            p.add_argument(
+                "--corpus",
+                default=None,
+                help="corpus folder to check for staleness (default: the one indexed)",
+            )
+        p.add_argument("--index", default=default_index_dir(), help="index folder (default: %(default)s)")
+
+    def model(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--model", default=None, help="sentence-transformers model: local path or name (FTZQA_MODEL)"
+        )
+        p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when present)")
+
+    b = sub.add_parser("build", help="build or refresh the index from the corpus")
+    paths(b)
+    model(b)
+
+    a = sub.add_parser("ask", help="answer a question with cited passages")
+    a.add_argument("question")
+    paths(a, corpus=False)
+    model(a)
+    a.add_argument("-k", type=int, default=5, help="number of passages (default: %(default)s)")
+    a.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval mode (default: %(default)s)")
+    a.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    d = sub.add_parser("add", help="copy files into the corpus and update the index")
+    d.add_argument("files", nargs="+")
+    paths(d)
+    model(d)
+
+    e = sub.add_parser("eval", help="measure retrieval quality on a gold JSONL file")
+    e.add_argument("--gold", required=True, help='JSONL lines {"question": ..., "answers": [...]}')
+    paths(e, corpus=False)
+    e.add_argument("--mode", choices=MODES, default="hybrid")
+    e.add_argument("--compare", action="store_true", help="dense, bm25 and hybrid side by side")
+    e.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
+    try:
+        handler = {"build": _build, "ask": _ask, "add": _add, "eval": _eval}[args.command]
+        return handler(args)
+    except FtzqaError as exc:
+        print(f"ftzqa: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ftzqa: interrupted", file=sys.stderr)
+        return 130
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from .settings import Settings
+
+    return Settings.from_env(model=getattr(args, "model", None), device=getattr(args, "device", None))
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .index import build
+
+    summary = build(args.corpus, args.index, _settings(args), show_progress=sys.stderr.isatty())
+    for reason in summary.skipped:
+        print(f"ftzqa: skipped {reason}", file=sys.stderr)
+    print(summary.line())
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    from .ingest import add
+
+    report = add(args.files, args.corpus, args.index, _settings(args), show_progress=sys.stderr.isatty())
+    for message in report.duplicates:
+        print(f"ftzqa: {message}", file=sys.stderr)
+    print(report.line())
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from .retrieve import Retriever, check_k, check_question
+
+    settings = _settings(args)
+    check_question(args.question, settings.max_question_chars)  # fail fast, before loading the model
+    check_k(args.k)
+    retriever = Retriever.load(args.index, model=args.model, settings=settings)
+    stale = retriever.staleness(args.corpus)
+    if stale.stale:
+        corpus = args.corpus or retriever.index.manifest["corpus"]
+        print(
+            f"ftzqa: warning: the index is stale (corpus changed: {stale.describe()}); "
+            f"refresh it: ftzqa build --corpus {corpus} --index {args.index}",
+            file=sys.stderr,
+        )
+    answer = retriever.search(args.question, k=args.k, mode=args.mode)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer, color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
+    return 0
+
+
+def format_answer(answer: Answer, color: bool = False) -> str:
+    """Plain-text rendering; the answering sentence is marked with ** ** (or bold when colored)."""
+    on, off = ("\033[1;33m", "\033[0m") if color else ("**", "**")
+    lines = [f"Q: {answer.question}"]
+    if answer.found:
+        lines.append(f"Best passages (confidence {answer.confidence:.2f}):")
+    else:
+        lines.append("The documents do not contain the answer to this question.")
+        if answer.hits:
+            lines.append("Nearest passages, but not an answer:")
+    for hit in answer.hits:
+        p, ev = hit.passage, hit.evidence
+        a, b = ev.start - p.start, ev.end - p.start
+        text = p.text[:a] + on + p.text[a:b] + off + p.text[b:]
+        lines.append("")
+        lines.append(f"[{hit.rank}] score {hit.score:.3f}  {hit.citation}")
+        lines.append("    " + text.replace("\n", "\n    "))
+    return "\n".join(lines)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from . import evaluate
+    from .retrieve import Retriever
+
+    retriever = Retriever.load(args.index)
+    items = evaluate.load_gold(args.gold)
+    modes = list(MODES) if args.compare else [args.mode]
+    reports = {mode: evaluate.evaluate(retriever, items, mode) for mode in modes}
+    if args.json:
+        print(json.dumps({m: r.to_dict() for m, r in reports.items()}, indent=2))
+    else:
+        print(evaluate.format_reports(reports))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

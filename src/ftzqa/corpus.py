@@ -1,0 +1,141 @@
+"""Read a corpus folder into Documents (.txt and .md, optional front matter)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CorpusError
+from .types import Document
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusReport:
+    documents: list[Document]
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse_front_matter(raw: str) -> tuple[dict[str, str], str]:
+    """Split ``key: value`` front matter from the body. Returns (fields, body)."""
+    m = _FRONT_MATTER.match(raw)
+    if not m:
+        return {}, raw
+    fields: dict[str, str] = {}
+    for line in m.group(1).splitlines():
+        key, sep, value = line.partition(":")
+        if not sep or not key.strip() or key.startswith((" ", "\t", "#")):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        fields[key.strip().lower()] = value
+    return fields, raw[m.end() :]
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Decode file bytes as UTF-8 text or raise CorpusError naming the file and the fix."""
+    if b"\x00" in data[:8192]:
+        raise CorpusError(
+            f"{name}: looks like a binary file (NUL bytes), not text; remove it from the corpus"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(
+            f"{name}: is not UTF-8 text (bad byte at offset {exc.start}); re-save it as UTF-8"
+        ) from None
+
+
+def parse_document(doc_id: str, data: bytes) -> Document:
+    """Turn one file's bytes into a Document; ``doc_id`` is its path relative to the corpus."""
+    raw = decode_text(data, doc_id).replace("\r\n", "\n").replace("\r", "\n")
+    fields, body = parse_front_matter(raw)
+    if not body.strip():
+        raise CorpusError(f"{doc_id}: has no text to index; add text or remove the file")
+    title = fields.get("title", "")
+    if not title:
+        heading = _HEADING.search(body)
+        title = heading.group(1).strip() if heading else Path(doc_id).stem.replace("_", " ").replace("-", " ")
+    return Document(
+        doc_id=doc_id,
+        title=title,
+        text=body,
+        sha256=sha256_bytes(data),
+        source=fields.get("source", ""),
+        author=fields.get("author", ""),
+        date=fields.get("date", ""),
+    )
+
+
+def list_files(corpus_dir: str | Path) -> list[Path]:
+    """Supported files under the corpus folder, sorted, hidden files skipped."""
+    root = Path(corpus_dir)
+    if not root.is_dir():
+        raise CorpusError(
+            f"corpus folder {str(root)!r} does not exist; create it and put .txt or .md files in it, "
+            "or pass --corpus with the right folder"
+        )
+    files = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
+            files.append(path)
+    return files
+
+
+def doc_id_for(path: Path, corpus_dir: str | Path) -> str:
+    return path.relative_to(Path(corpus_dir)).as_posix()
+
+
+def fingerprint(corpus_dir: str | Path) -> dict[str, str]:
+    """sha256 of every supported file, keyed by doc_id (cheap: no parsing)."""
+    return {doc_id_for(p, corpus_dir): sha256_bytes(p.read_bytes()) for p in list_files(corpus_dir)}
+
+
+def read_corpus(corpus_dir: str | Path) -> CorpusReport:
+    """Read every supported file; files that cannot be used are reported, not fatal."""
+    documents: list[Document] = []
+    skipped: list[Skipped] = []
+    seen: dict[str, str] = {}
+    for path in list_files(corpus_dir):
+        doc_id = doc_id_for(path, corpus_dir)
+        try:
+            data = path.read_bytes()
+            doc = parse_document(doc_id, data)
+        except CorpusError as exc:  # before OSError: CorpusError is a FileNotFoundError too
+            skipped.append(Skipped(doc_id, str(exc)))
+            continue
+        except OSError as exc:
+            skipped.append(
+                Skipped(doc_id, f"{doc_id}: cannot be read ({exc.strerror}); check its permissions")
+            )
+            continue
+        if doc.sha256 in seen:
+            skipped.append(Skipped(doc_id, f"{doc_id}: same content as {seen[doc.sha256]}; indexed once"))
+            continue
+        seen[doc.sha256] = doc_id
+        documents.append(doc)
+    for s in skipped:
+        log.warning("skipped %s", s.reason)
+    return CorpusReport(documents, skipped)

@@ -1,0 +1,114 @@
+"""Keyword search: tokenizer (lowercase, numbers kept, stopwords, Snowball stems) and BM25 via bm25s."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .settings import BM25Settings
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+# interrogatives carry no topic; dropping them keeps "how many" from matching every passage
+_QUESTION_WORDS = frozenset(
+    "what which who whom whose when where why how many much did does do was were is are".split()
+)
+_WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+")
+
+
+@lru_cache(maxsize=4)
+def _stopwords(name: str) -> frozenset[str]:
+    if not name:
+        return frozenset()
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN) | _QUESTION_WORDS
+
+
+@lru_cache(maxsize=4)
+def _stemmer(name: str) -> Callable[[str], str]:
+    if not name:
+        return lambda w: w
+    import Stemmer
+
+    return Stemmer.Stemmer(name).stemWord  # type: ignore[no-any-return]
+
+
+class Tokenizer:
+    """Text to BM25 terms. Digit groups lose their commas ("1,200" -> "1200")."""
+
+    def __init__(self, settings: BM25Settings) -> None:
+        self._stop = _stopwords(settings.stopwords)
+        self._stem = _stemmer(settings.stemmer)
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, text: str) -> list[str]:
+        terms = []
+        for word in _WORD.findall(text.lower()):
+            if word in self._stop:
+                continue
+            if word[0].isdigit():
+                terms.append(word.replace(",", ""))
+                continue
+            stem = self._cache.get(word)
+            if stem is None:
+                stem = self._cache[word] = self._stem(word)
+            terms.append(stem)
+        return terms
+
+
+class SparseIndex:
+    """BM25 over passages (bm25s), plus document frequencies for term weighting."""
+
+    def __init__(self, retriever: Any, settings: BM25Settings) -> None:
+        self._bm25 = retriever
+        self.settings = settings
+        self.tokenize = Tokenizer(settings)
+        indptr = np.asarray(retriever.scores["indptr"])
+        self._df = np.diff(indptr)
+        self.size = int(retriever.scores["num_docs"])
+
+    @classmethod
+    def build(cls, texts: list[str], settings: BM25Settings) -> SparseIndex:
+        import bm25s
+
+        tokenize = Tokenizer(settings)
+        retriever = bm25s.BM25(k1=settings.k1, b=settings.b, method="lucene")
+        retriever.index([tokenize(t) for t in texts], show_progress=False)
+        return cls(retriever, settings)
+
+    def scores(self, question_terms: list[str]) -> NDArray[np.float32]:
+        """BM25 score of every passage for the given terms (zeros when none is known)."""
+        ids = self._bm25.get_tokens_ids(question_terms)
+        if not ids:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency; a term absent from the index gets the highest value."""
+        tid = self._bm25.vocab_dict.get(term)
+        df = int(self._df[tid]) if tid is not None and tid < len(self._df) else 0
+        n = self.size
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def known(self, term: str) -> bool:
+        """True when the term occurs in at least one passage."""
+        tid = self._bm25.vocab_dict.get(term)
+        return tid is not None and tid < len(self._df) and int(self._df[tid]) > 0
+
+    def save(self, folder: Path) -> None:
+        self._bm25.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path, settings: BM25Settings) -> SparseIndex:
+        import bm25s
+
+        retriever = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
+        return cls(retriever, settings)

@@ -1,0 +1,126 @@
+"""Frozen dataclasses passed between stages: Document -> Passage -> Hit -> Answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One source file, its text as indexed (offsets point into ``text``)."""
+
+    doc_id: str  # path relative to the corpus folder, with "/" separators
+    title: str
+    text: str
+    sha256: str  # of the file's bytes
+    source: str = ""
+    author: str = ""
+    date: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A contiguous span of a document: ``document.text[start:end] == text``."""
+
+    doc_id: str
+    title: str
+    section: str
+    paragraph: int  # 1-based paragraph number within the document (headings not counted)
+    start: int
+    end: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "section": self.section,
+            "paragraph": self.paragraph,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Passage:
+        return cls(
+            doc_id=str(data["doc_id"]),
+            title=str(data["title"]),
+            section=str(data["section"]),
+            paragraph=int(data["paragraph"]),
+            start=int(data["start"]),
+            end=int(data["end"]),
+            text=str(data["text"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A character span inside a document: ``document.text[start:end] == text``."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One ranked passage with its score and the sentence(s) that answer."""
+
+    rank: int  # 1-based
+    score: float  # higher is better
+    passage: Passage
+    evidence: Span
+
+    @property
+    def text(self) -> str:
+        return self.passage.text
+
+    @property
+    def citation(self) -> str:
+        p = self.passage
+        parts = [p.title]
+        if p.section:
+            parts.append(f"§ {p.section}")
+        parts.append(f"¶ {p.paragraph}")
+        parts.append(f"chars {p.start}–{p.end}")
+        return f"[{p.doc_id}] " + ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.passage
+        return {
+            "rank": self.rank,
+            "score": round(float(self.score), 6),
+            "doc_id": p.doc_id,
+            "title": p.title,
+            "section": p.section,
+            "paragraph": p.paragraph,
+            "start": p.start,
+            "end": p.end,
+            "text": p.text,
+            "citation": self.citation,
+            "evidence": {
+                "start": self.evidence.start,
+                "end": self.evidence.end,
+                "text": self.evidence.text,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The result of one search: ranked hits and whether the documents answer."""
+
+    question: str
+    found: bool
+    hits: list[Hit] = field(default_factory=list)
+    confidence: float = 0.0  # estimated probability that the top hit answers
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "found": self.found,
+            "confidence": round(float(self.confidence), 4),
+            "hits": [h.to_dict() for h in self.hits],
+        }

@@ -1,0 +1,93 @@
+"""Follow-up questions in a conversation: one small, explainable rewriting rule (pure).
+
+A question is a follow-up when it starts with "and", "what about", "how about" or "what of",
+or when it has no content words of its own ("How many?"). A follow-up that only names
+something ("And Yunnan?") replaces the first name in the previous question ("What was
+Heilongjiang's trade?" -> "What was Yunnan's trade?"); any other follow-up is appended to the
+previous question. Everything else is searched as typed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_CUE = re.compile(r"^\s*(?:(?:and\s+)?(?:what|how)\s+about|(?:and\s+)?what\s+of|and)\b", re.IGNORECASE)
+_WORD = re.compile(r"[^\W_](?:[\w'’.-]*[^\W_])?")
+_QUESTION_START = re.compile(
+    r"^(?:who|whom|whose|what|when|where|why|which|how|is|are|was|were|do|does|did|can|could|"
+    r"will|would|should|has|have|had)\b",
+    re.IGNORECASE,
+)
+# words that carry no subject of their own
+_STOP = frozenset(
+    """a about after again all also am an and any are as at be been before being both but by can
+    could did do does doing during each else few for from further had has have having he her here
+    hers him his how i if in into is it its itself just many me more most much my no nor not now of
+    off on once only or other our out over own same she should so some still such than that the
+    their them then there these they this those through to too under until up very was we were what
+    when where which while who whom whose why will with would you your yours please tell show
+    number amount""".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What to search for; ``rule`` says why it differs from the question ("" when it does not)."""
+
+    query: str
+    rule: str = ""
+
+
+def content_words(text: str) -> list[str]:
+    """Words of ``text`` that are not function words (lower-cased, possessive 's dropped)."""
+    words = (re.sub(r"['’]s$", "", m.group(0).lower()) for m in _WORD.finditer(text))
+    return [w for w in words if w and w not in _STOP]
+
+
+def first_name(text: str) -> tuple[int, int] | None:
+    """(start, end) of the first run of capitalised words after the first word, or None."""
+    span: list[int] | None = None
+    for i, m in enumerate(re.finditer(r"[\w-]+", text)):
+        word = m.group(0)
+        if i > 0 and word[0].isupper() and word.lower() not in _STOP:
+            if span is None:
+                span = [m.start(), m.end()]
+            elif not text[span[1] : m.start()].strip():
+                span[1] = m.end()
+            else:
+                break
+        elif span is not None:
+            break
+    return (span[0], span[1]) if span else None
+
+
+def _is_name(text: str) -> bool:
+    words = [w for w in re.findall(r"[\w'’-]+", text) if w.lower() not in _STOP]
+    return bool(words) and all(w[0].isupper() for w in words)
+
+
+def resolve(question: str, previous: str | None) -> Resolved:
+    """The query to search for ``question`` given the previous searched query (if any)."""
+    question = question.strip()
+    if not previous or not question:
+        return Resolved(question)
+    cue = _CUE.match(question)
+    rest = question[cue.end() :].strip(" \t,;:") if cue else question
+    if not cue and content_words(question):
+        return Resolved(question)
+    if cue and _QUESTION_START.match(rest) and content_words(rest):
+        return Resolved(question)  # "And how many zones are there?" stands on its own
+    rest = rest.rstrip(" ?.!")
+    if rest and _is_name(rest):
+        name = first_name(previous)
+        if name:
+            start, end = name
+            new = re.sub(r"^(?:the|a|an)\s+", "", rest, flags=re.IGNORECASE)
+            query = previous[:start] + new + previous[end:]
+            return Resolved(query, f"follow-up: {new} in place of {previous[start:end]}")
+    if not rest:
+        return Resolved(previous, "follow-up: the previous question again")
+    base = previous.rstrip()
+    mark = base[-1] if base[-1] in "?.!" else ""
+    return Resolved(f"{base.rstrip('?.! ')} {rest}{mark}", "follow-up: added to the previous question")

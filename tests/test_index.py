@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import FailingEmbedder, FakeEmbedder
+
+from ftzqa.errors import CorpusError, IndexMismatchError, IndexMissingError
+from ftzqa.index import build, embed_input, load_index, read_manifest
+from ftzqa.store import current_generation
+
+
+def test_round_trip_keeps_passages_vectors_and_manifest(tiny_corpus: Path, tmp_path: Path) -> None:
+    emb = FakeEmbedder()
+    summary = build(tiny_corpus, tmp_path / "idx", embedder=emb)
+    assert summary.documents == 2 and summary.passages == 5 == summary.embedded
+    index = load_index(tmp_path / "idx")
+    assert len(index.passages) == index.dense.size == index.sparse.size == 5
+    for p in index.passages:
+        assert index.documents[p.doc_id].text[p.start : p.end] == p.text
+    m = index.manifest
+    assert m["model"] == {"id": "fake-model", "dimension": 64, "normalized": True}
+    assert set(m["documents"]) == {"rivers.md", "bakery.txt"} and m["passage_count"] == 5
+    assert {"chunker", "bm25", "format_version", "ftzqa_version"} <= set(m)
+    gen = current_generation(tmp_path / "idx")
+    assert gen is not None and {"manifest.json", "passages.jsonl", "dense.faiss", "bm25"} <= {
+        p.name for p in gen.iterdir()
+    }
+    expected = FakeEmbedder().encode([embed_input(p, with_title=True) for p in index.passages])
+    assert np.allclose(index.dense.vectors(), expected)
+
+
+def test_incremental_build_embeds_only_new_and_changed(tiny_corpus: Path, tmp_path: Path) -> None:
+    idx = tmp_path / "idx"
+    build(tiny_corpus, idx, embedder=FakeEmbedder())
+    again = FakeEmbedder()
+    summary = build(tiny_corpus, idx, embedder=again)
+    assert again.embedded == 0 and summary.reused == 5
+
+    (tiny_corpus / "new.md").write_text(
+        "# New\n\nVolcanoes erupt lava.\n\nGeysers spout water.", encoding="utf-8"
+    )
+    adding = FakeEmbedder()
+    summary = build(tiny_corpus, idx, embedder=adding)
+    assert adding.embedded == 2 and summary.reused == 5 and summary.passages == 7
+
+    text = (tiny_corpus / "bakery.txt").read_text(encoding="utf-8").replace("dense and dark", "light")
+    (tiny_corpus / "bakery.txt").write_text(text, encoding="utf-8")
+    (tiny_corpus / "rivers.md").unlink()
+    editing = FakeEmbedder()
+    summary = build(tiny_corpus, idx, embedder=editing)
+    assert editing.embedded == 1  # only the edited paragraph
+    assert summary.removed == 1 and summary.documents == 2
+    assert all(p.doc_id != "rivers.md" for p in load_index(idx).passages)
+
+
+def test_failed_build_leaves_old_index_working(tiny_index: Path, tiny_corpus: Path) -> None:
+    before = load_index(tiny_index).manifest
+    (tiny_corpus / "new.md").write_text("Brand new text.", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="on purpose"):
+        build(tiny_corpus, tiny_index, embedder=FailingEmbedder())
+    after = load_index(tiny_index)
+    assert after.manifest == before and len(after.passages) == 5
+    assert not list(tiny_index.glob(".tmp-*"))
+
+
+def test_staleness_is_reported(tiny_index: Path, tiny_corpus: Path) -> None:
+    index = load_index(tiny_index)
+    assert not index.staleness(tiny_corpus).stale
+    (tiny_corpus / "extra.md").write_text("More.", encoding="utf-8")
+    (tiny_corpus / "bakery.txt").write_text("Changed.", encoding="utf-8")
+    (tiny_corpus / "rivers.md").unlink()
+    stale = index.staleness(tiny_corpus)
+    assert (stale.added, stale.changed, stale.removed) == (["extra.md"], ["bakery.txt"], ["rivers.md"])
+
+
+def test_missing_index_names_the_build_command(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissingError, match="ftzqa build"):
+        load_index(tmp_path / "nothing")
+
+
+def _edit_manifest(index_dir: Path, **changes: object) -> None:
+    gen, manifest = read_manifest(index_dir)
+    manifest.update(changes)
+    (gen / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_wrong_model_is_refused_with_the_fix(tiny_index: Path) -> None:
+    with pytest.raises(IndexMismatchError, match="built with model 'fake-model'.*--model other"):
+        load_index(tiny_index, model="other")
+
+
+def test_wrong_format_version_is_refused(tiny_index: Path) -> None:
+    _edit_manifest(tiny_index, format_version=99)
+    with pytest.raises(IndexMismatchError, match="format version 99.*ftzqa build"):
+        load_index(tiny_index)
+
+
+def test_wrong_dimension_is_refused(tiny_index: Path) -> None:
+    _, m = read_manifest(tiny_index)
+    _edit_manifest(tiny_index, model={**m["model"], "dimension": 384})
+    with pytest.raises(IndexMismatchError, match="dimension 64"):
+        load_index(tiny_index)
+
+
+def test_corrupt_manifest_and_damaged_files_are_refused(tiny_index: Path) -> None:
+    gen = current_generation(tiny_index)
+    assert gen is not None
+    shutil.copy(gen / "dense.faiss", gen / "dense.bak")
+    (gen / "dense.faiss").write_bytes(b"garbage")
+    with pytest.raises(IndexMismatchError, match="damaged"):
+        load_index(tiny_index)
+    (gen / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="unreadable manifest.json"):
+        load_index(tiny_index)
+
+
+def test_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "c").mkdir()
+    with pytest.raises(CorpusError, match="no readable"):
+        build(tmp_path / "c", tmp_path / "i", embedder=FakeEmbedder())
+
+
+def test_old_generations_are_pruned(tiny_corpus: Path, tmp_path: Path) -> None:
+    for _ in range(4):
+        build(tiny_corpus, tmp_path / "idx", embedder=FakeEmbedder())
+    assert len(list((tmp_path / "idx").glob("gen-*"))) == 2

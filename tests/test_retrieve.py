@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import FakeEmbedder
+
+from ftzqa.errors import IndexMismatchError, InvalidQueryError
+from ftzqa.retrieve import Retriever
+
+
+@pytest.fixture
+def retriever(tiny_index: Path) -> Retriever:
+    return Retriever.load(tiny_index, embedder=FakeEmbedder())
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_each_mode_finds_the_passage_and_cites_it(retriever: Retriever, mode: str) -> None:
+    answer = retriever.search("How long is the Danube?", k=3, mode=mode)
+    top = answer.hits[0]
+    assert "2,850 kilometres" in top.text
+    assert top.passage.doc_id == "rivers.md" and top.passage.section == "The Danube"
+    assert [h.rank for h in answer.hits] == [1, 2, 3]
+    assert all(a.score >= b.score for a, b in zip(answer.hits, answer.hits[1:], strict=False))
+
+
+def test_evidence_is_the_answering_sentence_inside_the_passage(retriever: Retriever) -> None:
+    hit = retriever.search("How many kilometres long is the Danube?", k=1).hits[0]
+    doc = retriever.index.documents[hit.passage.doc_id]
+    assert hit.evidence.text == "It is 2,850 kilometres long."
+    assert doc.text[hit.evidence.start : hit.evidence.end] == hit.evidence.text
+    assert hit.passage.start <= hit.evidence.start < hit.evidence.end <= hit.passage.end
+
+
+def test_to_dict_has_the_one_result_shape(retriever: Retriever) -> None:
+    d = retriever.search("sourdough starter", k=2).to_dict()
+    assert set(d) >= {"question", "found", "hits"}
+    hit = d["hits"][0]
+    assert set(hit) == {
+        "rank",
+        "score",
+        "doc_id",
+        "title",
+        "section",
+        "paragraph",
+        "start",
+        "end",
+        "text",
+        "citation",
+        "evidence",
+    }
+    assert set(hit["evidence"]) == {"start", "end", "text"}
+    assert hit["doc_id"] in hit["citation"] and f"¶ {hit['paragraph']}" in hit["citation"]
+
+
+def test_k_larger_than_the_index_returns_everything(retriever: Retriever) -> None:
+    assert len(retriever.search("bread", k=50).hits) == 5
+
+
+@pytest.mark.parametrize(
+    ("question", "k", "mode", "message"),
+    [
+        ("", 3, "hybrid", "empty"),
+        ("   \n\t", 3, "hybrid", "empty"),
+        ("x" * 5000, 3, "hybrid", "5,000 characters"),
+        ("ok", 0, "hybrid", "k of 0"),
+        ("ok", "3", "hybrid", "not a whole number"),
+        ("ok", 3, "magic", "mode 'magic'"),
+    ],
+)
+def test_bad_input_raises_a_clear_error(
+    retriever: Retriever, question: str, k: object, mode: str, message: str
+) -> None:
+    with pytest.raises(InvalidQueryError, match=message):
+        retriever.search(question, k=k, mode=mode)  # type: ignore[arg-type]
+
+
+def test_embedder_with_wrong_dimension_is_refused(tiny_index: Path) -> None:
+    with pytest.raises(IndexMismatchError, match="dimension 32"):
+        Retriever.load(tiny_index, embedder=FakeEmbedder(dimension=32))
