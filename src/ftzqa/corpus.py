@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CorpusError
+from .formats import SUFFIXES, TEXT_SUFFIXES, extract
 from .types import Document
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
+SUPPORTED_SUFFIXES = SUFFIXES
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
@@ -51,24 +53,13 @@ def parse_front_matter(raw: str) -> tuple[dict[str, str], str]:
     return fields, raw[m.end() :]
 
 
-def decode_text(data: bytes, name: str) -> str:
-    """Decode file bytes as UTF-8 text or raise CorpusError naming the file and the fix."""
-    if b"\x00" in data[:8192]:
-        raise CorpusError(
-            f"{name}: looks like a binary file (NUL bytes), not text; remove it from the corpus"
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(
-            f"{name}: is not UTF-8 text (bad byte at offset {exc.start}); re-save it as UTF-8"
-        ) from None
-
-
 def parse_document(doc_id: str, data: bytes) -> Document:
     """Turn one file's bytes into a Document; ``doc_id`` is its path relative to the corpus."""
-    raw = decode_text(data, doc_id).replace("\r\n", "\n").replace("\r", "\n")
-    fields, body = parse_front_matter(raw)
+    extracted = extract(data, doc_id)
+    fields, body = dict(extracted.fields), extracted.text
+    if doc_id.lower().endswith(TEXT_SUFFIXES):
+        front, body = parse_front_matter(body)
+        fields.update(front)
     if not body.strip():
         raise CorpusError(f"{doc_id}: has no text to index; add text or remove the file")
     title = fields.get("title", "")
@@ -84,6 +75,15 @@ def parse_document(doc_id: str, data: bytes) -> Document:
         author=fields.get("author", ""),
         date=fields.get("date", ""),
     )
+
+
+def max_file_bytes() -> int:
+    """Largest file read, from ``FTZQA_MAX_FILE_MB`` (default 50 MB)."""
+    raw = os.environ.get("FTZQA_MAX_FILE_MB", "50")
+    try:
+        return int(float(raw) * 1024 * 1024)
+    except ValueError:
+        raise CorpusError(f"FTZQA_MAX_FILE_MB of {raw!r} is not a number; set it to a size in MB, e.g. 50") from None
 
 
 def list_files(corpus_dir: str | Path) -> list[Path]:
@@ -118,9 +118,16 @@ def read_corpus(corpus_dir: str | Path) -> CorpusReport:
     documents: list[Document] = []
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
+    limit = max_file_bytes()
     for path in list_files(corpus_dir):
         doc_id = doc_id_for(path, corpus_dir)
         try:
+            size = path.stat().st_size
+            if size > limit:
+                raise CorpusError(
+                    f"{doc_id}: is {size / 2**20:.0f} MB, over the {limit / 2**20:.0f} MB limit; "
+                    "split it or raise FTZQA_MAX_FILE_MB"
+                )
             data = path.read_bytes()
             doc = parse_document(doc_id, data)
         except CorpusError as exc:  # before OSError: CorpusError is a FileNotFoundError too

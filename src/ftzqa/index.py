@@ -251,7 +251,7 @@ def build_unlocked(
     if not report.documents:
         reasons = "; ".join(s.reason for s in report.skipped)
         raise CorpusError(
-            f"corpus folder {str(corpus_dir)!r} has no readable .txt or .md documents"
+            f"corpus folder {str(corpus_dir)!r} has no readable documents (.txt, .md, .html, .pdf, .docx)"
             + (f" ({reasons})" if reasons else "")
             + "; add some files and build again"
         )
