@@ -128,3 +128,20 @@ def test_old_generations_are_pruned(tiny_corpus: Path, tmp_path: Path) -> None:
     for _ in range(4):
         build(tiny_corpus, tmp_path / "idx", embedder=FakeEmbedder())
     assert len(list((tmp_path / "idx").glob("gen-*"))) == 2
+
+
+def test_failure_while_writing_files_leaves_old_index(
+    tiny_index: Path, tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = load_index(tiny_index).manifest
+
+    def broken_write(path: Path, data: object) -> None:
+        path.write_text('{"format_version": 1, "trunc', encoding="utf-8")  # half-written, then disk full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("ftzqa.index.write_json", broken_write)
+    (tiny_corpus / "new.md").write_text("Brand new text.", encoding="utf-8")
+    with pytest.raises(OSError, match="No space"):
+        build(tiny_corpus, tiny_index, embedder=FakeEmbedder())
+    assert load_index(tiny_index).manifest == before
+    assert not list(tiny_index.glob(".tmp-*"))
