@@ -69,3 +69,25 @@ def test_cli_json_matches_python_to_dict(
     assert cli.main(["ask", question, "--index", str(article_index), "--json", "-k", "3"]) == 0
     from_cli = json.loads(capsys.readouterr().out)
     assert from_cli == json.loads(json.dumps(article_retriever.search(question, k=3).to_dict()))
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["?!?...", "自由贸易试验区有多少个？", "Qilu\x00 trains\x07 in\x1b[31m July", "How many trains? " * 3],
+)
+def test_odd_questions_get_an_answer_not_a_crash(article_retriever: Retriever, question: str) -> None:
+    answer = article_retriever.search(question, k=3)
+    assert len(answer.hits) == 3
+    assert all(ch.isprintable() for ch in answer.question)
+
+
+def test_punctuation_and_foreign_script_questions_are_not_answered(article_retriever: Retriever) -> None:
+    assert not article_retriever.search("?!?...").found
+    assert not article_retriever.search("自由贸易试验区有多少个？").found
+
+
+def test_huge_question_is_refused_clearly(article_retriever: Retriever) -> None:
+    from ftzqa.errors import InvalidQueryError
+
+    with pytest.raises(InvalidQueryError, match="100,000 characters long"):
+        article_retriever.search("a" * 100_000, k=3)
