@@ -31,11 +31,21 @@ def highlight(hit: Hit) -> str:
     return f"{text_html(p.text[:a])}<mark>{text_html(p.text[a:b])}</mark>{text_html(p.text[b:])}"
 
 
-def surrounding(text: str, start: int, end: int, paragraphs: int = 1) -> tuple[list[str], list[str]]:
-    """Up to ``paragraphs`` whole paragraphs before and after ``text[start:end]``.
+def _take(blocks: list[str], n: int) -> list[str]:
+    """The first blocks holding ``n`` paragraphs (headings on the way come along, uncounted)."""
+    out: list[str] = []
+    count = 0
+    for block in blocks:
+        if count >= n:
+            break
+        out.append(block)
+        count += not _HEADING.match(block)
+    return out
 
-    When the span starts or ends inside a paragraph, the rest of that paragraph comes too.
-    """
+
+def surrounding(text: str, start: int, end: int, paragraphs: int = 1) -> tuple[list[str], list[str]]:
+    """Up to ``paragraphs`` whole paragraphs before and after ``text[start:end]``, with any
+    headings between. When the span starts or ends inside a paragraph, the rest of it comes too."""
     head, tail = text[:start], text[end:]
     before = [b.strip() for b in _BREAK.split(head) if b.strip()]
     after = [b.strip() for b in _BREAK.split(tail) if b.strip()]
@@ -43,7 +53,7 @@ def surrounding(text: str, start: int, end: int, paragraphs: int = 1) -> tuple[l
     ends_paragraph = not tail.strip() or bool(re.match(r"\s*\n[ \t]*\n", tail))
     n_before = paragraphs + (0 if starts_paragraph else 1)
     n_after = paragraphs + (0 if ends_paragraph else 1)
-    return before[-n_before:] if n_before else [], after[:n_after]
+    return _take(before[::-1], n_before)[::-1], _take(after, n_after)
 
 
 def _context_block(block: str) -> str:
@@ -132,8 +142,8 @@ def render_answer(
         )
     else:
         parts.append(
-            '<div class="fq-verdict fq-no">Not found: the documents do not seem to answer this question. '
-            "Nearest passages, but not an answer:</div>"
+            '<div class="fq-verdict fq-no">Not found: the documents do not seem to answer this question.'
+            '<div class="fq-sub">Nearest passages, but not an answer:</div></div>'
         )
     best = max((h.score for h in answer.hits), default=0.0)
     kind = "fq-hits" if answer.found else "fq-hits fq-nearest"
@@ -147,6 +157,3 @@ def render_error(message: str) -> str:
     """A user-facing error message as a chat reply."""
     return f'<div class="fq-answer"><div class="fq-verdict fq-error">⚠ {text_html(message)}</div></div>'
 
-
-def render_notice(message: str) -> str:
-    return f'<div class="fq-answer"><div class="fq-verdict fq-info">{text_html(message)}</div></div>'

@@ -16,10 +16,11 @@ from typing import Any
 from ..embed import Embedder
 from ..errors import FtzqaError, IndexMissingError
 from ..index import build
+from ..ingest import add_bytes
 from ..retrieve import Retriever
 from ..settings import Settings
 from ..types import Answer, Document
-from .uploads import save_uploads
+from .uploads import read_uploads
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ class Status:
     model: str
 
     def line(self) -> str:
-        return f"{self.documents} document(s), {self.passages} passages · model {self.model}"
+        docs = "1 document" if self.documents == 1 else f"{self.documents} documents"
+        return f"**Index:** {docs}, {self.passages} passages · model `{self.model}`"
 
 
 def _no_progress(fraction: float, message: str) -> None:
@@ -143,19 +145,25 @@ class Service:
         except FtzqaError as exc:
             return {"error": str(exc)}
 
-    def add(self, paths: Sequence[str | Path], progress: Progress = _no_progress) -> str:
-        """Save uploads into the corpus and update the index in place; returns a result line."""
+    def add(self, paths: Sequence[str | Path], progress: Progress = _no_progress) -> list[str]:
+        """Save uploads into the corpus and update the index in place; returns result lines."""
         with self._update:
-            progress(0.05, "saving files")
-            report = save_uploads(paths, self.corpus_dir)
-            if not report.saved:
-                return report.line()
-            progress(0.2, "updating the index (embedding new passages)")
+            progress(0.05, "checking the files")
+            uploads = read_uploads(paths)
+            if not uploads.accepted:
+                return uploads.rejected or ["no files to add"]
+            progress(0.2, "saving and indexing (only new passages are embedded)")
             try:
-                summary = build(self.corpus_dir, self.index_dir, self.settings, embedder=self.embedder)
-                progress(0.9, "loading the new index")
+                report = add_bytes(
+                    uploads.accepted, self.corpus_dir, self.index_dir, self.settings, embedder=self.embedder
+                )
+                progress(0.9, "loading the updated index")
                 self._set(self._load())
             except FtzqaError as exc:
-                return f"{report.line()}; the index was not updated: {exc}"
+                return [f"nothing added: {exc}", *uploads.rejected]
             progress(1.0, "done")
-            return f"{report.line()}; {summary.line()}"
+        lines = [f"added {', '.join(report.added)}" if report.added else "no new documents"]
+        lines += [*report.duplicates, *uploads.rejected]
+        if report.summary and report.added:
+            lines.append(report.summary.line())
+        return lines
