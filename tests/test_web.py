@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from conftest import FakeEmbedder, write_corpus
 
+from ftzqa.index import build
 from ftzqa.settings import Settings
 from ftzqa.types import Answer, Document, Hit, Passage, Span
 from ftzqa.web.followup import content_words, first_name, resolve
@@ -129,7 +130,8 @@ def test_follow_up_helpers() -> None:
 
 def test_check_upload_rejects_what_the_index_would_skip() -> None:
     assert check_upload("notes.md", b"# Notes\n\nSome text.") is None
-    assert "not a .txt or .md file" in (check_upload("report.pdf", b"%PDF-1.4") or "")
+    assert "unsupported file type" in (check_upload("tool.exe", b"MZ") or "")
+    assert "cannot read this PDF" in (check_upload("report.pdf", b"%PDF-1.4") or "")
     assert "binary" in (check_upload("x.txt", b"\x00\x01") or "")
     assert "not UTF-8" in (check_upload("x.txt", b"caf\xe9") or "")
     assert "no text" in (check_upload("x.md", b"   \n") or "")
@@ -163,7 +165,7 @@ def test_service_builds_missing_index_and_adds_documents(tmp_path: Path) -> None
     bad.write_bytes(b"%PDF")
     steps: list[str] = []
     lines = service.add([new, bad], lambda fraction, text: steps.append(text))
-    assert lines[0] == "added volcanoes.md" and lines[1].startswith("slides.pdf: not a .txt or .md file")
+    assert lines[0] == "added volcanoes.md" and lines[1].startswith("slides.pdf: cannot read this PDF")
     assert lines[2].startswith("indexed 3 documents") and steps[-1] == "done"
     answer, documents = service.ask("Where does Etna erupt?", 1, "bm25")
     assert answer.hits[0].passage.doc_id == "volcanoes.md" and "volcanoes.md" in documents
@@ -178,6 +180,16 @@ def test_service_updates_a_stale_index_on_start(tmp_path: Path) -> None:
     service = Service(corpus, tmp_path / "index", FAKE, embedder=FakeEmbedder())
     assert "indexed 3 documents" in service.start()
     assert "new.txt" in service.retriever.index.documents
+
+
+def test_service_picks_up_an_index_written_by_another_process(tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "corpus")
+    service = Service(corpus, tmp_path / "index", FAKE, embedder=FakeEmbedder())
+    service.start()
+    (corpus / "comets.md").write_text("# Comets\n\nHalley's comet returns every 76 years.", encoding="utf-8")
+    build(corpus, tmp_path / "index", embedder=FakeEmbedder())  # as `ftzqa build` would, elsewhere
+    answer, documents = service.ask("When does Halley's comet return?", 1, "bm25")
+    assert "comets.md" in documents and answer.hits[0].passage.doc_id == "comets.md"
 
 
 def test_service_keeps_a_load_error_and_reports_it_per_question(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from ..index import build
 from ..ingest import add_bytes
 from ..retrieve import Retriever
 from ..settings import Settings
+from ..store import current_generation
 from ..types import Answer, Document
 from .uploads import read_uploads
 
@@ -111,9 +112,29 @@ class Service:
         with self._swap:
             self._retriever, self._error = retriever, None
 
+    def _follow_other_writers(self) -> None:
+        """Load the new generation when another process (``ftzqa add``/``build``) replaced the index.
+
+        Reads only the small pointer file per question; the swap is atomic, so a half-written
+        index is never served. Skipped while this process is itself updating.
+        """
+        with self._swap:
+            loaded = self._retriever.index.path if self._retriever else None
+        live = current_generation(self.index_dir)
+        if live is None or live == loaded or not self._update.acquire(blocking=False):
+            return
+        try:
+            self._set(self._load())
+            log.info("picked up the index generation %s written by another process", live.name)
+        except FtzqaError as exc:  # keep serving the old one
+            log.warning("could not load the new index generation %s: %s", live.name, exc)
+        finally:
+            self._update.release()
+
     @property
     def retriever(self) -> Retriever:
-        """The current Retriever; raises the load error when there is none."""
+        """The current Retriever (reloaded if another process updated the index)."""
+        self._follow_other_writers()
         with self._swap:
             retriever, error = self._retriever, self._error
         if retriever is None:

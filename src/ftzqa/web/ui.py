@@ -18,6 +18,7 @@ from .followup import resolve
 from .render import render_answer, render_error
 from .service import Service
 from .style import CSS, theme
+from .uploads import UPLOAD_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +145,8 @@ def build_ui(service: Service, *, default_k: int = 3, examples: Sequence[str] = 
                 new_chat = gr.Button("New conversation", size="sm")
                 with gr.Accordion("Add documents", open=False, elem_id="fq-add"):
                     files = gr.File(
-                        file_count="multiple", file_types=[".txt", ".md"], type="filepath",
-                        label="Drop .txt or .md files to add them", elem_id="fq-files",
+                        file_count="multiple", file_types=list(UPLOAD_SUFFIXES), type="filepath",
+                        label="Drop .txt, .md, .html, .pdf or .docx files to add them", elem_id="fq-files",
                     )
                     result = gr.Markdown(elem_id="fq-add-result")
                 status = gr.Markdown(service.status_line(), elem_classes="fq-status", elem_id="fq-status")

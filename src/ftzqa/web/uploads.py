@@ -10,23 +10,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..corpus import parse_document
+from ..corpus import SUPPORTED_SUFFIXES, max_file_bytes, parse_document
 from ..errors import CorpusError
 from ..ingest import safe_name
 
-UPLOAD_SUFFIXES = (".txt", ".md")
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES
 
 
 def check_upload(name: str, data: bytes) -> str | None:
     """Why the file ``name`` with content ``data`` cannot be added, or None when it can."""
     clean = safe_name(name)
     if Path(clean).suffix.lower() not in UPLOAD_SUFFIXES:
-        return f"{name}: not a .txt or .md file; save it as plain text first"
-    if len(data) > MAX_UPLOAD_BYTES:
-        return f"{name}: {len(data) / 2**20:.1f} MB is more than the {MAX_UPLOAD_BYTES // 2**20} MB allowed"
+        return f"{name}: unsupported file type; upload one of {', '.join(UPLOAD_SUFFIXES)}"
+    limit = max_file_bytes()
+    if len(data) > limit:
+        return f"{name}: {len(data) / 2**20:.1f} MB is more than the {limit / 2**20:.0f} MB allowed (FTZQA_MAX_FILE_MB)"
     try:
-        parse_document(clean, data)  # the index build's own checks: UTF-8 text, not empty
+        parse_document(clean, data)  # the index build's own checks: readable, not empty
     except CorpusError as exc:
         return str(exc)
     return None
