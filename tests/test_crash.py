@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import FakeEmbedder, write_corpus
+
 from ftzqa.index import build, load_index
 from ftzqa.retrieve import Retriever
 
@@ -87,10 +87,13 @@ def test_two_concurrent_adds_lose_nothing(tmp_path: Path) -> None:
     files = []
     for name in ("alpha.md", "beta.md"):
         f = tmp_path / name
-        f.write_text(f"# {name}\n\nThe {name[:-3]} file talks about {name[:-3]}s.\n\nSecond paragraph.", encoding="utf-8")
+        topic = name[:-3]
+        f.write_text(f"# {name}\n\nThe {topic} file talks about {topic}s.\n\nSecond paragraph.", encoding="utf-8")
         files.append(f)
     procs = [
-        subprocess.Popen([sys.executable, str(script), "add", str(corpus), str(index_dir), str(f)], stdout=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, str(script), "add", str(corpus), str(index_dir), str(f)], stdout=subprocess.PIPE
+        )
         for f in files
     ]
     for p in procs:
