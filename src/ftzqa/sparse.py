@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Callable
@@ -41,6 +42,14 @@ def _stemmer(name: str) -> Callable[[str], str]:
     return Stemmer.Stemmer(name).stemWord  # type: ignore[no-any-return]
 
 
+def _bm25s() -> Any:
+    """Import bm25s, undoing its import-time DEBUG level on its logger."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 class Tokenizer:
     """Text to BM25 terms. Digit groups lose their commas ("1,200" -> "1200")."""
 
@@ -77,10 +86,8 @@ class SparseIndex:
 
     @classmethod
     def build(cls, texts: list[str], settings: BM25Settings) -> SparseIndex:
-        import bm25s
-
         tokenize = Tokenizer(settings)
-        retriever = bm25s.BM25(k1=settings.k1, b=settings.b, method="lucene")
+        retriever = _bm25s().BM25(k1=settings.k1, b=settings.b, method="lucene")
         retriever.index([tokenize(t) for t in texts], show_progress=False)
         return cls(retriever, settings)
 
@@ -108,7 +115,5 @@ class SparseIndex:
 
     @classmethod
     def load(cls, folder: Path, settings: BM25Settings) -> SparseIndex:
-        import bm25s
-
-        retriever = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
+        retriever = _bm25s().BM25.load(str(folder), show_progress=False, verbosity=0)
         return cls(retriever, settings)
