@@ -64,7 +64,7 @@ class CachedEmbedder:
         keys = [self._key(t) for t in texts]
         todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}
         if todo:
-            fresh = self._inner.encode(list(todo.values()), batch_size=16, show_progress=show_progress)
+            fresh = self._inner.encode(list(todo.values()), batch_size=batch_size, show_progress=show_progress)
             self._vectors.update(zip(todo, fresh, strict=True))
             self.embedded += len(todo)
             self._dirty = True
@@ -106,11 +106,15 @@ def load_squad(path: Path = SQUAD) -> list[Article]:
     for art in data:
         paragraphs = [" ".join(p["context"].split()) for p in art["paragraphs"]]
         qas = [
-            (q["question"].strip(), tuple(dict.fromkeys(a["text"] for a in q["answers"] if a["text"].strip())))
+            (
+                q["question"].strip(),
+                tuple(dict.fromkeys(a["text"] for a in q["answers"] if a["text"].strip())),
+            )
             for p in art["paragraphs"]
             for q in p["qas"]
         ]
-        articles.append(Article(art["title"].replace("_", " "), paragraphs, [x for x in qas if x[1] and x[0]]))
+        qas = [x for x in qas if x[0] and x[1]]
+        articles.append(Article(art["title"].replace("_", " "), paragraphs, qas))
     return articles
 
 
@@ -149,6 +153,15 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def quiet() -> None:
+    """Logging at WARNING; bm25s sets its own logger to DEBUG when imported, so import it first."""
+    import bm25s  # noqa: F401
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    log.setLevel(logging.INFO)
 
 
 @contextmanager

@@ -91,3 +91,21 @@ def test_huge_question_is_refused_clearly(article_retriever: Retriever) -> None:
 
     with pytest.raises(InvalidQueryError, match="100,000 characters long"):
         article_retriever.search("a" * 100_000, k=3)
+
+
+def test_eval_command_reports_all_modes(article_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["eval", "--gold", str(GOLD), "--index", str(article_index), "--compare", "--json"]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert set(reports) == {"hybrid", "dense", "bm25"}
+    hybrid = reports["hybrid"]
+    assert hybrid["questions"] == 32 and hybrid["off_topic"] == 9
+    assert hybrid["hit_at_1"] >= 0.9 and hybrid["hit_at_1"] >= reports["dense"]["hit_at_1"]
+
+
+def test_eval_with_a_bad_gold_file_exits_2(
+    article_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "gold.jsonl"
+    bad.write_text('{"question": "ok", "answers": ["x"]}\n{not json\n', encoding="utf-8")
+    assert cli.main(["eval", "--gold", str(bad), "--index", str(article_index)]) == 2
+    assert f"{bad}:2: not valid JSON" in capsys.readouterr().err

@@ -188,10 +188,7 @@ def summarise(judgements: Iterable[Judgement], mode: str) -> EvalReport:
     items = list(judgements)
     real = [j for j in items if not j.off_topic]
     off = [j for j in items if j.off_topic]
-    return _report(real, off, mode)
 
-
-def _report(real: list[Judgement], off: list[Judgement], mode: str) -> EvalReport:
     def hit(k: int) -> float | None:
         return _mean([1.0 if j.first_relevant is not None and j.first_relevant <= k else 0.0 for j in real])
 
