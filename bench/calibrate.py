@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import SQUAD, Article, CachedEmbedder, dev_articles, load_squad, quiet, write_corpus, write_results  # noqa: E402
 
-from ftzqa.abstain import DEFAULT_MODEL, signals  # noqa: E402
+from ftzqa.abstain import DEFAULT_MODEL, name_terms, signals  # noqa: E402
 from ftzqa.index import build, embed_input  # noqa: E402
 from ftzqa.retrieve import ABSTAIN_DEPTH, Retriever  # noqa: E402
 from ftzqa.settings import Settings  # noqa: E402
@@ -42,6 +42,7 @@ def gather(retriever: Retriever, questions: list[str], mode: str = "hybrid") -> 
     for question in questions:
         answer = retriever.search(question, k=ABSTAIN_DEPTH, mode=mode)
         terms = idx.sparse.tokenize(answer.question)
+        names = name_terms(answer.question, idx.sparse.tokenize)
         query = retriever.embedder.encode([answer.question])[0]
         ids = np.array([where[(h.passage.doc_id, h.passage.start, h.passage.end)] for h in answer.hits])
         cosines = idx.dense.scores(query, ids)
@@ -49,9 +50,9 @@ def gather(retriever: Retriever, questions: list[str], mode: str = "hybrid") -> 
         for pid, cos in zip(ids.tolist(), cosines.tolist(), strict=True):
             if pid not in terms_of:
                 terms_of[pid] = set(idx.sparse.tokenize(embed_input(idx.passages[pid], idx.with_title)))
-            row.append(signals(terms, terms_of[pid], float(cos), idx.sparse.idf, idx.sparse.known).as_list())
+            row.append(signals(terms, terms_of[pid], float(cos), idx.sparse.idf, idx.sparse.known, names).as_list())
         rows.append(row)
-    width = len(rows[0][0]) if rows and rows[0] else 3
+    width = len(rows[0][0]) if rows and rows[0] else len(SIGNALS)
     out = np.full((len(rows), ABSTAIN_DEPTH, width), np.nan)
     for i, row in enumerate(rows):
         out[i, : len(row)] = row
@@ -87,12 +88,16 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> tuple[float, np.ndarr
     return float(res.x[0]), res.x[1:]
 
 
-SIGNALS = ("cosine", "coverage", "unknown")  # the order of abstain.Signals.as_list()
+SIGNALS = ("cosine", "coverage", "unknown", "unknown_names")  # the order of abstain.Signals.as_list()
 # signal subsets compared; the others get weight 0. `unknown` is left out of the chosen model:
 # with it, the fit trades the tail of the positives (real questions often use words that a
 # single article lacks) for confident negatives, and abstains less at the same false-abstain rate.
-CANDIDATES = {"cosine+coverage+unknown": (0, 1, 2), "cosine+coverage": (0, 1)}
-CHOSEN = "cosine+coverage"
+CANDIDATES = {
+    "cosine+coverage+unknown": (0, 1, 2),
+    "cosine+coverage": (0, 1),
+    "cosine+coverage+unknown_names": (0, 1, 3),
+}
+CHOSEN = "cosine+coverage+unknown_names"
 
 
 def calibrate(

@@ -3,7 +3,10 @@
 Signals of each of the top-ranked passages (all in [0, 1] or close):
 - ``cosine``: dense similarity of question and passage;
 - ``coverage``: share of the question's term weight (idf) that the passage contains;
-- ``unknown``: share of the question's term weight carried by terms found nowhere in the index.
+- ``unknown``: share of the question's term weight carried by terms found nowhere in the index;
+- ``unknown_names``: share of the names in the question (capitalised words after the first)
+  found nowhere in the index: a question about a place, person or body the documents never
+  mention cannot be answered by them, however close its other words are.
 
 A fixed cosine cut cannot separate on-topic from off-topic questions (a question about a zone
 the article never names can be closer to the article than a real question), but a question
@@ -17,6 +20,7 @@ questions about a single article often use words the article lacks, so at the op
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,9 +30,10 @@ class Signals:
     cosine: float
     coverage: float
     unknown: float
+    unknown_names: float = 0.0
 
     def as_list(self) -> list[float]:
-        return [self.cosine, self.coverage, self.unknown]
+        return [self.cosine, self.coverage, self.unknown, self.unknown_names]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +41,7 @@ class AbstainModel:
     """p(answered) = sigmoid(bias + w . signals); answered when p >= threshold."""
 
     bias: float
-    weights: tuple[float, float, float]
+    weights: tuple[float, float, float, float]
     threshold: float = 0.5
 
     def probability(self, signals: Signals) -> float:
@@ -49,7 +54,19 @@ class AbstainModel:
 
 # fitted by: python bench/calibrate.py  (see README, "Not in the documents")
 # (48 SQuAD dev articles; per article: 3% of real questions refused, 98% of other articles' refused)
-DEFAULT_MODEL = AbstainModel(bias=-4.601, weights=(5.813, 5.410, 0.0), threshold=0.356)
+DEFAULT_MODEL = AbstainModel(bias=-3.882, weights=(5.301, 4.885, 0.0, -1.990), threshold=0.391)
+
+
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]*")
+
+
+def name_terms(question: str, tokenize: Callable[[str], list[str]]) -> list[str]:
+    """Index terms of the capitalised words after the first word ("Brazil" in "How many ... Brazil?")."""
+    terms: list[str] = []
+    for match in _NAME.finditer(question.strip()):
+        if match.group(0) != "I":
+            terms.extend(tokenize(match.group(0)))
+    return terms
 
 
 def signals(
@@ -58,12 +75,19 @@ def signals(
     cosine: float,
     idf: Callable[[str], float],
     known: Callable[[str], bool],
+    names: list[str] | None = None,
 ) -> Signals:
-    """Compute the three signals for one question and its best passage."""
+    """Compute the signals for one question and one of its top passages."""
+    distinct_names = set(names or ())
+    unknown_names = (
+        sum(1 for t in distinct_names if not known(t)) / len(distinct_names) if distinct_names else 0.0
+    )
     distinct = set(question_terms)
     total = sum(idf(t) for t in distinct)
     if total <= 0:
-        return Signals(cosine=cosine, coverage=0.0, unknown=0.0)
+        return Signals(cosine=cosine, coverage=0.0, unknown=0.0, unknown_names=unknown_names)
     covered = sum(idf(t) for t in distinct if t in passage_terms)
     missing = sum(idf(t) for t in distinct if not known(t))
-    return Signals(cosine=cosine, coverage=covered / total, unknown=missing / total)
+    return Signals(
+        cosine=cosine, coverage=covered / total, unknown=missing / total, unknown_names=unknown_names
+    )

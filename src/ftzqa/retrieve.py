@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .abstain import DEFAULT_MODEL as DEFAULT_ABSTAIN
-from .abstain import AbstainModel, signals
+from .abstain import AbstainModel, name_terms, signals
 from .embed import Embedder
 from .errors import InvalidQueryError
 from .evidence import best_sentence
@@ -114,7 +114,7 @@ class Retriever:
         ids, scores = self._rank(query, terms, k, mode)
         ids, scores = ids[:k], scores[:k]
         cosines = idx.dense.scores(query, ids)
-        found, confidence = self._decide(terms, ids, cosines)
+        found, confidence = self._decide(terms, name_terms(question, idx.sparse.tokenize), ids, cosines)
         hits = []
         for rank, (pid, score) in enumerate(zip(ids.tolist(), scores.tolist(), strict=True), start=1):
             passage = idx.passages[pid]
@@ -145,14 +145,14 @@ class Retriever:
         return candidates[order], fused[order]
 
     def _decide(
-        self, terms: list[str], ids: NDArray[np.int64], cosines: NDArray[np.float32]
+        self, terms: list[str], names: list[str], ids: NDArray[np.int64], cosines: NDArray[np.float32]
     ) -> tuple[bool, float]:
         """Found when any of the top passages is likely to answer (see abstain.py)."""
         idx = self.index
         best = 0.0
         for pid, cos in list(zip(ids.tolist(), cosines.tolist(), strict=True))[:ABSTAIN_DEPTH]:
             passage_terms = set(idx.sparse.tokenize(embed_input(idx.passages[pid], idx.with_title)))
-            sig = signals(terms, passage_terms, float(cos), idx.sparse.idf, idx.sparse.known)
+            sig = signals(terms, passage_terms, float(cos), idx.sparse.idf, idx.sparse.known, names)
             best = max(best, self.abstain.probability(sig))
         return best >= self.abstain.threshold, best
 
