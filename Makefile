@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint bench bench-quality bench-speed bench-load calibrate screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +29,24 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
-	$(BIN)/python bench/quality.py
+# benchmarks (not tests): each prints a table and writes bench/results/*.json
+bench: bench-quality bench-speed bench-load
+
+bench-quality: $(STAMP)
+	$(BIN)/python bench/squad.py
+	$(BIN)/python bench/scifact.py
+
+bench-speed: $(STAMP)
 	$(BIN)/python bench/speed.py
+
+bench-load: $(STAMP)
+	$(BIN)/python bench/load.py
+
+calibrate: $(STAMP)
+	$(BIN)/python bench/calibrate.py
+
+screenshot: $(STAMP)
+	UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/test_browser.py
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/gen-* index/.tmp-* .pytest_cache .mypy_cache .ruff_cache
