@@ -15,6 +15,7 @@ from .types import Document, Passage, Span
 _MD_HEADING = re.compile(r"[ \t]{0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 # a sentence ends at . ! ? (or CJK 。！？) plus closing quotes/brackets, followed by space or end
+_LAST_WORD = re.compile(r"([\w.]+)\.$")
 _SENT_END = re.compile(r"[.!?。！？]+[\"'”’)\]]*(?=\s|$)|[。！？]")
 _ABBREV = {
     "mr",
@@ -66,7 +67,7 @@ def _is_abbreviation(text: str, end: int) -> bool:
     """True when the period ending at ``end`` closes a known abbreviation or an initial."""
     if end == 0 or text[end - 1] != ".":
         return False
-    m = re.search(r"([\w.]+)\.$", text[:end])
+    m = _LAST_WORD.search(text, max(0, end - 32), end)  # a window: no abbreviation is longer
     if not m:
         return False
     word = m.group(1).lower()

@@ -39,6 +39,11 @@ class DenseIndex:
         k = min(k, self.size)
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        import faiss
+
+        # one query: one thread. FAISS's OpenMP split costs more than it saves on a few cores,
+        # and far more when they are busy (measured by bench/speed.py)
+        faiss.omp_set_num_threads(1)
         scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), k)
         keep = ids[0] >= 0
         return ids[0][keep].astype(np.int64), scores[0][keep]
