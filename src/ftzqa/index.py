@@ -208,16 +208,18 @@ def load_index(index_dir: str | Path, model: str | None = None) -> Index:
     return Index(gen, m, passages, documents, keys, dense, sparse)
 
 
-def _reusable(index_dir: Path, model: str) -> dict[str, NDArray[np.float32]]:
-    """Vectors of the current index keyed by content hash, when it was built with ``model``."""
+def _previous(index_dir: Path, model: str) -> tuple[dict[str, NDArray[np.float32]], set[str]]:
+    """From the current index (if any): vectors keyed by content hash (when built with ``model``)
+    and the documents it holds."""
     try:
         old = load_index(index_dir)
     except (IndexMissingError, IndexMismatchError):
-        return {}
+        return {}, set()
+    documents = set(old.manifest.get("documents", {}))
     if old.model != model:
-        return {}
+        return {}, documents
     vectors = old.dense.vectors()
-    return {k: vectors[i] for i, k in enumerate(old.keys)}
+    return {k: vectors[i] for i, k in enumerate(old.keys)}, documents
 
 
 def build(
@@ -260,12 +262,7 @@ def build_unlocked(
     model_id = embedder.model_id if embedder is not None else settings.model
     keys = [_key(text, model_id) for text in inputs]
 
-    cache = _reusable(index_dir, model_id)
-    old_docs: set[str] = set()
-    try:
-        old_docs = set(read_manifest(index_dir)[1]["documents"])
-    except (IndexMissingError, IndexMismatchError, KeyError):
-        pass
+    cache, old_docs = _previous(index_dir, model_id)
     todo = [i for i, k in enumerate(keys) if k not in cache]
     fresh: NDArray[np.float32] | None = None
     if todo:
