@@ -145,3 +145,11 @@ def test_failure_while_writing_files_leaves_old_index(
         build(tiny_corpus, tiny_index, embedder=FakeEmbedder())
     assert load_index(tiny_index).manifest == before
     assert not list(tiny_index.glob(".tmp-*"))
+
+
+def test_deleted_faiss_file_is_refused_with_the_fix(tiny_index: Path) -> None:
+    gen = current_generation(tiny_index)
+    assert gen is not None
+    (gen / "dense.faiss").unlink()
+    with pytest.raises(IndexMismatchError, match="damaged or missing file.*ftzqa build"):
+        load_index(tiny_index)
