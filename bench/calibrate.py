@@ -27,35 +27,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import SQUAD, Article, CachedEmbedder, dev_articles, load_squad, quiet, write_corpus, write_results  # noqa: E402
 
-from ftzqa.abstain import DEFAULT_MODEL, name_terms, signals  # noqa: E402
-from ftzqa.index import build, embed_input  # noqa: E402
+from ftzqa.abstain import DEFAULT_MODEL  # noqa: E402
+from ftzqa.index import build  # noqa: E402
 from ftzqa.retrieve import ABSTAIN_DEPTH, Retriever  # noqa: E402
 from ftzqa.settings import Settings  # noqa: E402
 
 
 def gather(retriever: Retriever, questions: list[str], mode: str = "hybrid") -> np.ndarray:
-    """questions x ABSTAIN_DEPTH x n_signals, as Retriever._decide sees them (NaN-padded)."""
-    idx = retriever.index
-    where = {(p.doc_id, p.start, p.end): i for i, p in enumerate(idx.passages)}
-    terms_of: dict[int, set[str]] = {}
-    rows = []
-    for question in questions:
-        answer = retriever.search(question, k=ABSTAIN_DEPTH, mode=mode)
-        terms = idx.sparse.tokenize(answer.question)
-        names = name_terms(answer.question, idx.sparse.tokenize)
-        query = retriever.embedder.encode([answer.question])[0]
-        ids = np.array([where[(h.passage.doc_id, h.passage.start, h.passage.end)] for h in answer.hits])
-        cosines = idx.dense.scores(query, ids)
-        row = []
-        for pid, cos in zip(ids.tolist(), cosines.tolist(), strict=True):
-            if pid not in terms_of:
-                terms_of[pid] = set(idx.sparse.tokenize(embed_input(idx.passages[pid], idx.with_title)))
-            row.append(signals(terms, terms_of[pid], float(cos), idx.sparse.idf, idx.sparse.known, names).as_list())
-        rows.append(row)
-    width = len(rows[0][0]) if rows and rows[0] else len(SIGNALS)
-    out = np.full((len(rows), ABSTAIN_DEPTH, width), np.nan)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = row
+    """questions x ABSTAIN_DEPTH x n_signals, exactly as ``Retriever.search`` decides (NaN-padded)."""
+    out = np.full((len(questions), ABSTAIN_DEPTH, len(SIGNALS)), np.nan)
+    for i, question in enumerate(questions):
+        for j, sig in enumerate(retriever.signals(question, mode)):
+            out[i, j] = sig.as_list()
     return out
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .abstain import DEFAULT_MODEL as DEFAULT_ABSTAIN
-from .abstain import AbstainModel, name_terms, signals
+from .abstain import AbstainModel, Signals, name_terms, signals
 from .embed import Embedder
 from .errors import InvalidQueryError
 from .evidence import best_sentence
@@ -113,8 +113,9 @@ class Retriever:
         query = self.embedder.encode([question])[0]
         ids, scores = self._rank(query, terms, k, mode)
         ids, scores = ids[:k], scores[:k]
-        cosines = idx.dense.scores(query, ids)
-        found, confidence = self._decide(terms, name_terms(question, idx.sparse.tokenize), ids, cosines)
+        sigs = self._signals(question, terms, query, ids)
+        confidence = max((self.abstain.probability(s) for s in sigs), default=0.0)
+        found = confidence >= self.abstain.threshold
         hits = []
         for rank, (pid, score) in enumerate(zip(ids.tolist(), scores.tolist(), strict=True), start=1):
             passage = idx.passages[pid]
@@ -144,17 +145,26 @@ class Retriever:
         order = np.argsort(-fused, kind="stable")
         return candidates[order], fused[order]
 
-    def _decide(
-        self, terms: list[str], names: list[str], ids: NDArray[np.int64], cosines: NDArray[np.float32]
-    ) -> tuple[bool, float]:
-        """Found when any of the top passages is likely to answer (see abstain.py)."""
+    def signals(self, question: str, mode: str = "hybrid") -> list[Signals]:
+        """The abstention signals of the top passages, as ``search`` computes them (for calibration)."""
+        question = check_question(question, self.settings.max_question_chars)
+        terms = self.index.sparse.tokenize(question)
+        query = self.embedder.encode([question])[0]
+        ids, _ = self._rank(query, terms, ABSTAIN_DEPTH, check_mode(mode))
+        return self._signals(question, terms, query, ids[:ABSTAIN_DEPTH])
+
+    def _signals(
+        self, question: str, terms: list[str], query: NDArray[np.float32], ids: NDArray[np.int64]
+    ) -> list[Signals]:
+        """Signals of each of the top ``ABSTAIN_DEPTH`` passages; found when any is likely to answer."""
         idx = self.index
-        best = 0.0
-        for pid, cos in list(zip(ids.tolist(), cosines.tolist(), strict=True))[:ABSTAIN_DEPTH]:
+        top = ids[:ABSTAIN_DEPTH]
+        names = name_terms(question, idx.sparse.tokenize)
+        out = []
+        for pid, cos in zip(top.tolist(), idx.dense.scores(query, top).tolist(), strict=True):
             passage_terms = set(idx.sparse.tokenize(embed_input(idx.passages[pid], idx.with_title)))
-            sig = signals(terms, passage_terms, float(cos), idx.sparse.idf, idx.sparse.known, names)
-            best = max(best, self.abstain.probability(sig))
-        return best >= self.abstain.threshold, best
+            out.append(signals(terms, passage_terms, float(cos), idx.sparse.idf, idx.sparse.known, names))
+        return out
 
 
 def _top(scores: NDArray[np.float32], n: int) -> NDArray[np.int64]:
