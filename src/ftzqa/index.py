@@ -18,6 +18,8 @@ from .corpus import fingerprint, read_corpus
 from .dense import DenseIndex
 from .embed import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError
+from .lexicon import Lexicon
+from .script import profile
 from .settings import BM25Settings, ChunkSettings, Settings
 from .sparse import SparseIndex
 from .store import current_generation, new_generation, read_jsonl, write_json, write_jsonl, writer_lock
@@ -28,12 +30,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: lexicon.json, script profile, BM25 tokens without lone "s"/"t", "%" = "percent"
 MANIFEST = "manifest.json"
 PASSAGES = "passages.jsonl"
 DOCUMENTS = "documents.jsonl"
 DENSE = "dense.faiss"
 SPARSE = "bm25"
+LEXICON = "lexicon.json"
 
 
 def embed_input(passage: Passage, with_title: bool) -> str:
@@ -104,6 +107,7 @@ class Index:
         keys: list[str],
         dense: DenseIndex,
         sparse: SparseIndex,
+        lexicon: Lexicon,
     ) -> None:
         self.path = path
         self.manifest = manifest
@@ -112,6 +116,7 @@ class Index:
         self.keys = keys
         self.dense = dense
         self.sparse = sparse
+        self.lexicon = lexicon
 
     @property
     def model(self) -> str:
@@ -124,6 +129,11 @@ class Index:
     @property
     def with_title(self) -> bool:
         return bool(self.manifest["embedding"]["with_title"])
+
+    @property
+    def scripts(self) -> dict[str, int]:
+        """Letters per writing system in the indexed text ("LATIN": ..., "CJK": ...)."""
+        return {str(k): int(v) for k, v in self.manifest.get("scripts", {}).items()}
 
     def staleness(self, corpus_dir: str | Path | None = None) -> Staleness:
         """Compare the corpus folder now with what was indexed."""
@@ -192,6 +202,7 @@ def load_index(index_dir: str | Path, model: str | None = None) -> Index:
         documents = {d["doc_id"]: Document(**d) for d in read_jsonl(gen / DOCUMENTS)}
         dense = DenseIndex.load(gen / DENSE)
         sparse = SparseIndex.load(gen / SPARSE, bm25)
+        lexicon = Lexicon.load(gen / LEXICON)
     except Exception as exc:  # any damaged file means the same thing to the user
         raise _refuse(
             index_dir, f"has a damaged or missing file ({type(exc).__name__}: {exc})", corpus
@@ -205,7 +216,7 @@ def load_index(index_dir: str | Path, model: str | None = None) -> Index:
             f"manifest {count})",
             corpus,
         )
-    return Index(gen, m, passages, documents, keys, dense, sparse)
+    return Index(gen, m, passages, documents, keys, dense, sparse, lexicon)
 
 
 def _previous(index_dir: Path, model: str) -> tuple[dict[str, NDArray[np.float32]], set[str]]:
@@ -284,6 +295,10 @@ def build_unlocked(
         vectors[todo] = fresh
     dense = DenseIndex.build(vectors, dimension)
     sparse = SparseIndex.build(inputs, settings.bm25)
+    # passage texts, then each title and section once (repeating them per passage would make
+    # every word of a title-cased heading look like a name)
+    headings = dict.fromkeys(x for p in passages for x in (p.title, p.section) if x)
+    lexicon = Lexicon.build([p.text for p in passages] + list(headings))
     manifest = {
         "format_version": FORMAT_VERSION,
         "ftzqa_version": __version__,
@@ -293,6 +308,7 @@ def build_unlocked(
         "chunker": settings.chunk.to_dict(),
         "bm25": settings.bm25.to_dict(),
         "passage_count": len(passages),
+        "scripts": dict(profile(lexicon.words)),
         "corpus": str(corpus_dir.resolve()),
         "documents": {d.doc_id: d.sha256 for d in report.documents},
         "files": fingerprint(corpus_dir),
@@ -319,6 +335,7 @@ def build_unlocked(
         dense.save(tmp / DENSE)
         (tmp / SPARSE).mkdir()
         sparse.save(tmp / SPARSE)
+        lexicon.save(tmp / LEXICON)
         write_json(tmp / MANIFEST, manifest)  # last: a folder without it is not an index
     current = {d.doc_id for d in report.documents}
     return BuildSummary(

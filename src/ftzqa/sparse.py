@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 _QUESTION_WORDS = frozenset(
     "what which who whom whose when where why how many much did does do was were is are".split()
 )
-_WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+")
+_CLITICS = frozenset({"s", "t"})  # "Yunnan's" and "don't" leave a lone letter behind
+_PERCENT = frozenset({"%", "percent", "percentage", "percentages", "pct"})  # one term: "80%" = "80 percent"
+_WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+|%")
 
 
 @lru_cache(maxsize=4)
@@ -30,7 +32,7 @@ def _stopwords(name: str) -> frozenset[str]:
         return frozenset()
     from bm25s.stopwords import STOPWORDS_EN
 
-    return frozenset(STOPWORDS_EN) | _QUESTION_WORDS
+    return frozenset(STOPWORDS_EN) | _QUESTION_WORDS | _CLITICS
 
 
 @lru_cache(maxsize=4)
@@ -62,6 +64,9 @@ class Tokenizer:
         terms = []
         for word in _WORD.findall(text.lower()):
             if word in self._stop:
+                continue
+            if word in _PERCENT:
+                terms.append("percent")
                 continue
             if word[0].isdigit():
                 terms.append(word.replace(",", ""))

@@ -1,0 +1,98 @@
+"""What kind of answer a question asks for, and whether a sentence holds one.
+
+Kinds: ``number`` (how many / how much / how long ...), ``percent`` (what percentage / share),
+``date`` (when / what year / which month ...), ``person`` (who / whom / whose). Other questions
+ask for no particular kind (None) and every sentence satisfies them.
+
+Everything is a token scan or a bounded pattern: linear in the text.
+"""
+
+from __future__ import annotations
+
+import re
+
+NUMBER, PERCENT, DATE, PERSON = "number", "percent", "date", "person"
+LABELS = {NUMBER: "a number", PERCENT: "a percentage", DATE: "a date or time", PERSON: "a person or organisation"}
+
+_WORD = re.compile(r"[^\W_]+")
+_HOW = {"many": NUMBER, "much": NUMBER, "long": NUMBER, "far": NUMBER, "big": NUMBER, "large": NUMBER,
+        "high": NUMBER, "old": NUMBER, "fast": NUMBER, "often": NUMBER, "tall": NUMBER, "heavy": NUMBER}
+# "what <word>" / "which <word>": the word names the kind asked for (and is not a topic word)
+TYPE_WORDS = {
+    "percentage": PERCENT, "percent": PERCENT, "proportion": PERCENT, "share": PERCENT,
+    "year": DATE, "years": DATE, "date": DATE, "day": DATE, "month": DATE, "decade": DATE, "century": DATE,
+    "time": DATE, "period": DATE,
+    "number": NUMBER, "amount": NUMBER, "value": NUMBER, "total": NUMBER, "size": NUMBER, "cost": NUMBER,
+    "price": NUMBER, "rate": NUMBER,
+}
+_NUMBER_WORDS = frozenset(
+    """one two three four five six seven eight nine ten eleven twelve thirteen fifteen twenty thirty forty
+    fifty sixty seventy eighty ninety hundred hundreds thousand thousands million millions billion billions
+    trillion dozen dozens half double twice triple""".split()
+)
+_MONTHS = frozenset(
+    """january february march april may june july august september october november december jan feb mar
+    apr jun jul aug sep sept oct nov dec""".split()
+)
+_TIME_WORDS = frozenset(
+    """year years month months week weeks day days daily today yesterday century centuries decade decades
+    monday tuesday wednesday thursday friday saturday sunday ago since until during spring summer autumn
+    winter annual annually period hour hours minute minutes ad bc bce ce era""".split()
+)
+_PERSON_WORDS = frozenset(
+    """director minister president chairman chairwoman chair governor mayor secretary deputy chief head
+    king queen prince princess emperor pope bishop general officer leader founder author writer reporter
+    spokesman spokeswoman spokesperson professor dr mr mrs ms sir lord lady ceo manager commissioner
+    ministry department commission company corporation university government council committee agency
+    bureau office institute association organization organisation party he she his her him they them""".split()
+)
+
+
+def asked(question: str) -> tuple[str | None, frozenset[str]]:
+    """The kind of answer ``question`` asks for, and the words that said so (not topic words)."""
+    words = [w.lower() for w in _WORD.findall(question[:2000])]
+    for i, w in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        if w == "how" and nxt in _HOW:
+            return _HOW[nxt], frozenset()
+        if w in ("what", "which") and nxt in TYPE_WORDS:
+            return TYPE_WORDS[nxt], frozenset({nxt})
+        if w == "when":
+            return DATE, frozenset()
+        if w in ("who", "whom", "whose"):
+            return PERSON, frozenset()
+    if "%" in question:
+        return PERCENT, frozenset()
+    return None, frozenset()
+
+
+def holds(kind: str | None, sentence: str, given: frozenset[str] = frozenset()) -> bool:
+    """True when ``sentence`` contains an answer of ``kind`` (always, for no particular kind).
+
+    ``given``: lower-case words of the question; for ``person`` they do not count as the answer
+    ("Who is Tang Wenhong?" is not answered by "Tang Wenhong said.").
+    """
+    if kind is None:
+        return True
+    if kind == PERCENT:
+        return "%" in sentence or "percent" in sentence.lower() or "per cent" in sentence.lower()
+    words = _WORD.findall(sentence)
+    lower = [w.lower() for w in words]
+    if kind == NUMBER:
+        return any(w[0].isdigit() for w in words) or any(w in _NUMBER_WORDS for w in lower)
+    if kind == DATE:
+        return any(
+            (w.isdigit() and len(w) in (1, 2, 3, 4)) or lw in _MONTHS or lw in _TIME_WORDS
+            for w, lw in zip(words, lower, strict=True)
+        )
+    if kind == PERSON:
+        if any(w in _PERSON_WORDS and w not in given for w in lower):
+            return True
+        # a run of two capitalised words, not opening the sentence nor from the question ("Zhang Deping")
+        run = 0
+        for i, (w, lw) in enumerate(zip(words, lower, strict=True)):
+            run = run + 1 if i > 0 and w[0].isupper() and lw not in given else 0
+            if run >= 2:
+                return True
+        return False
+    return True

@@ -1,0 +1,236 @@
+"""The index's word list: which words it holds, how often, and which read as names.
+
+Built from the passages at index time and saved as ``lexicon.json`` (plain lists, no pickle).
+Two jobs at question time:
+
+- **names without capitals.** People type "yunnan" and "qingdao" in lower case. A word counts as
+  a name when the documents themselves write it capitalised in the middle of sentences (at least
+  ``NAME_SHARE`` of those occurrences), so "Yunnan" is a name and "zone" is not, whatever the
+  question's capitalisation.
+- **typos.** A question word the index has never seen is matched to the closest indexed word by
+  optimal-string-alignment distance (rapidfuzz): one edit for words of 4 to 7 letters, two for
+  longer ones; ties go to the word sharing the longer beginning (Jaro-Winkler), then to the more
+  frequent one ("yunan" -> "yunnan", not "yuan"). Nothing shorter than 4 letters is corrected.
+
+- **acronyms.** "ftz" and "yoy" are spelled out from the documents themselves: the initials of
+  capitalised phrases ("Free Trade Zone", and every shorter tail of "Shandong Pilot Free Trade
+  Zone") and of hyphenated compounds ("year-on-year") seen at least twice.
+
+All scanning is linear: one pass of a simple character-class pattern over each text, and at most
+``MAX_ACRONYM`` tails per capitalised run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAX_ACRONYM = 6  # longest phrase (in words) spelled out from its initials
+MIN_ACRONYM_COUNT = 2
+_CONNECTORS = frozenset({"of", "and", "for", "&"})
+MIN_ACRONYM_LETTERS = 3  # two-letter "acronyms" are mostly people's initials and noise
+_PHRASE_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+NAME_SHARE = 0.7  # share of mid-sentence occurrences written capitalised for a word to be a name
+MIN_CORRECTABLE = 4  # shorter words are never corrected
+_LETTERS = re.compile(r"[^\W\d_]+")
+_SENTENCE_ENDS = frozenset(".!?:;\n")
+_SKIPPED = frozenset(" \t\"'“”‘’()[]")
+
+
+@dataclass(frozen=True, slots=True)
+class WordStats:
+    df: int  # passages holding the word
+    mid: int  # occurrences not at the start of a sentence or line
+    capitalised: int  # of those, written with a capital first letter
+
+    @property
+    def is_name(self) -> bool:
+        return self.mid > 0 and self.capitalised >= NAME_SHARE * self.mid
+
+
+def _sentence_start(text: str, pos: int) -> bool:
+    """True when only spaces, quotes or brackets separate ``pos`` from a sentence end or line start."""
+    i = pos - 1
+    while i >= 0 and text[i] in _SKIPPED and pos - i < 64:
+        i -= 1
+    return i < 0 or text[i] in _SENTENCE_ENDS or pos - i >= 64
+
+
+def scan(text: str) -> Iterable[tuple[str, bool, bool]]:
+    """(lower-cased word, capitalised, mid-sentence) for each run of letters in ``text``."""
+    for m in _LETTERS.finditer(text):
+        word = m.group(0)
+        yield word.lower(), word[0].isupper(), not _sentence_start(text, m.start())
+
+
+def _initials(words: list[str]) -> str:
+    return "".join(w[0] for w in words).lower()
+
+
+def phrases(text: str) -> Iterable[tuple[str, str]]:
+    """(initials, phrase) for the acronym candidates of ``text``: each tail of 2 to ``MAX_ACRONYM``
+    words of a run of capitalised words (connectors such as "of" allowed inside, not counted in
+    the initials), and each hyphenated compound of 3 or more parts."""
+    run: list[str] = []
+    last_end = -1
+
+    def tails() -> Iterable[tuple[str, str]]:
+        while run and run[-1].lower() in _CONNECTORS:
+            run.pop()
+        for n in range(2, min(len(run), MAX_ACRONYM) + 1):
+            tail = run[-n:]
+            if tail[0].lower() in _CONNECTORS:
+                continue
+            heads = [w for w in tail if w.lower() not in _CONNECTORS]
+            if len(heads) >= 2:
+                yield _initials(heads), " ".join(tail).lower()
+
+    for m in _PHRASE_WORD.finditer(text):
+        word = m.group(0)
+        parts = word.split("-")
+        if len(parts) >= 3:
+            yield _initials(parts), word.lower()
+        joined = last_end >= 0 and text[last_end : m.start()] == " "
+        last_end = m.end()
+        capital = word[0].isupper()
+        if run and joined and (capital or word in _CONNECTORS):
+            run.append(word)
+            continue
+        yield from tails()
+        run = [word] if capital else []
+    yield from tails()
+
+
+class Lexicon:
+    """Word statistics of one index, with name detection, acronyms and typo correction."""
+
+    def __init__(
+        self,
+        words: list[str],
+        df: list[int],
+        mid: list[int],
+        capitalised: list[int],
+        *,
+        acronyms: dict[str, str] | None = None,
+    ) -> None:
+        if not (len(words) == len(df) == len(mid) == len(capitalised)):
+            raise ValueError("lexicon columns differ in length")
+        self.words = words
+        self.acronyms = acronyms or {}
+        self._row = {w: i for i, w in enumerate(words)}
+        self._df, self._mid, self._cap = df, mid, capitalised
+        self._by_length: dict[int, list[str]] | None = None
+
+    @classmethod
+    def build(cls, texts: Iterable[str]) -> Lexicon:
+        stats: dict[str, list[int]] = {}
+        counts: dict[tuple[str, str], int] = {}
+        for text in texts:
+            for key in phrases(text):
+                counts[key] = counts.get(key, 0) + 1
+            seen: set[str] = set()
+            for word, capital, mid in scan(text):
+                row = stats.get(word)
+                if row is None:
+                    row = stats[word] = [0, 0, 0]
+                if word not in seen:
+                    seen.add(word)
+                    row[0] += 1
+                if mid:
+                    row[1] += 1
+                    row[2] += capital
+        words = sorted(stats)
+        best: dict[str, tuple[int, str]] = {}
+        for (initials, phrase), n in counts.items():
+            if (
+                n >= MIN_ACRONYM_COUNT
+                and len(initials) >= MIN_ACRONYM_LETTERS
+                and initials not in stats
+                and (n, phrase) > best.get(initials, (0, ""))
+            ):
+                best[initials] = (n, phrase)
+        columns = [[stats[w][i] for w in words] for i in range(3)]
+        return cls(words, *columns, acronyms={k: v for k, (_, v) in sorted(best.items())})
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and word in self._row
+
+    def stats(self, word: str) -> WordStats | None:
+        i = self._row.get(word)
+        return None if i is None else WordStats(self._df[i], self._mid[i], self._cap[i])
+
+    def is_name(self, word: str) -> bool:
+        """True when the documents write ``word`` (lower case) as a name."""
+        s = self.stats(word)
+        return s is not None and s.is_name
+
+    def name_evidence(self, word: str) -> bool | None:
+        """Whether the documents write ``word`` as a name; None when they never use it mid-sentence."""
+        s = self.stats(word)
+        return None if s is None or s.mid == 0 else s.is_name
+
+    def spell_out(self, word: str) -> str | None:
+        """The phrase an unseen acronym stands for in these documents ("ftz" -> "free trade zone")."""
+        if word in self._row:
+            return None
+        found = self.acronyms.get(word)
+        if found is None and word.endswith("s") and len(word) > 2:  # "ftzs"
+            found = self.acronyms.get(word[:-1])
+        return found
+
+    def correct(self, word: str) -> str | None:
+        """The closest indexed word to an unseen ``word`` (lower case), or None when none is close."""
+        if len(word) < MIN_CORRECTABLE or word in self._row or not word.isalpha():
+            return None
+        from rapidfuzz.distance import OSA, JaroWinkler
+        from rapidfuzz.process import extract
+
+        most = 1 if len(word) <= 7 else 2
+        best: tuple[int, float, int, str] | None = None  # (distance, -prefix similarity, -df, word)
+        buckets = self._buckets()
+        for length in range(len(word) - most, len(word) + most + 1):
+            choices = buckets.get(length)
+            if not choices:
+                continue
+            for candidate, distance, _ in extract(word, choices, scorer=OSA.distance, score_cutoff=most, limit=8):
+                similar = JaroWinkler.similarity(word, candidate)  # rewards a shared beginning
+                key = (int(distance), -round(similar, 6), -self._df[self._row[candidate]], candidate)
+                if best is None or key < best:
+                    best = key
+        return best[3] if best else None
+
+    def _buckets(self) -> dict[int, list[str]]:
+        if self._by_length is None:
+            buckets: dict[int, list[str]] = {}
+            for w in self.words:
+                if len(w) >= MIN_CORRECTABLE:
+                    buckets.setdefault(len(w), []).append(w)
+            self._by_length = buckets
+        return self._by_length
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "words": self.words,
+            "df": self._df,
+            "mid": self._mid,
+            "capitalised": self._cap,
+            "acronyms": self.acronyms,
+        }
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Lexicon:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        words = [str(w) for w in data["words"]]
+        df, mid, capitalised = ([int(x) for x in data[key]] for key in ("df", "mid", "capitalised"))
+        acronyms = {str(k): str(v) for k, v in data.get("acronyms", {}).items()}
+        return cls(words, df, mid, capitalised, acronyms=acronyms)

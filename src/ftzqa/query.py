@@ -1,0 +1,200 @@
+"""Read a question the way it was typed: its words, which are names, typos, shorthand, and the kind
+of answer it asks for.
+
+``analyse`` turns a question into a ``Query``:
+
+- each content word becomes a ``Word``: a *name* (place, body, person: a word the documents write
+  capitalised, or an unseen word capitalised in the question), a *number* (years included) or a
+  plain *topic* word; ``known`` says whether the index holds it;
+- a word the index has never seen is spelled out when it is common shorthand ("h1" -> "first
+  half", "jan" -> "january") or an acronym of the documents ("ftz" -> "free trade zone",
+  ``Lexicon.spell_out``), else corrected to the closest indexed word (``Lexicon.correct``);
+  ``searched`` is the question with those replacements, and is what gets searched;
+- ``asked`` is the kind of answer wanted (``answertype``).
+
+One pass over the question's tokens; nothing here depends on the passages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .answertype import asked as asked_kind
+from .lexicon import Lexicon
+
+# shorthand people type that documents spell out; language-level, not about any corpus
+SHORTHAND = {
+    "yoy": "year-on-year",
+    "qoq": "quarter-on-quarter",
+    "ytd": "year to date",
+    "h1": "first half",
+    "h2": "second half",
+    "1h": "first half",
+    "2h": "second half",
+    "q1": "first quarter",
+    "q2": "second quarter",
+    "q3": "third quarter",
+    "q4": "fourth quarter",
+    "jan": "january",
+    "feb": "february",
+    "mar": "march",
+    "apr": "april",
+    "jun": "june",
+    "jul": "july",
+    "aug": "august",
+    "sep": "september",
+    "sept": "september",
+    "oct": "october",
+    "nov": "november",
+    "dec": "december",
+    "mln": "million",
+    "mn": "million",
+    "bn": "billion",
+    "bln": "billion",
+    "pct": "percent",
+    "govt": "government",
+    "gov": "government",
+    "dept": "department",
+    "intl": "international",
+    "approx": "approximately",
+    "avg": "average",
+    "nr": "number",
+    "num": "number",
+    "co": "company",
+    "corp": "corporation",
+    "univ": "university",
+}
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+")
+# function words: searched, but they are no constraint a passage has to meet
+FUNCTION_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each else every few for from
+    further had has have having he her here hers herself him himself his how i if in into is it its
+    itself just me more most much my myself no nor not now of off on once only or other ought our ours
+    out over own per same she should so some still such than that the their theirs them themselves then
+    there these they this those through to too under until up upon very was we were what when where
+    which while who whom whose why will with within without would you your yours please tell show give
+    list find many mr mrs ms dr prof sir st""".split()
+)
+NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty"
+).split()
+NAME, NUMBER, TOPIC = "name", "number", "topic"
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    typed: str
+    used: str
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One content word of the question."""
+
+    surface: str  # as typed
+    text: str  # as searched (lower case, corrected or spelled out)
+    kind: str  # NAME, NUMBER or TOPIC
+    terms: tuple[str, ...]  # its index terms
+    known: bool  # the index holds all of its terms
+    at: int = 0  # position among the question's tokens (adjacent words form phrases)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    question: str  # as typed (cleaned)
+    searched: str  # with corrections and shorthand spelled out
+    words: tuple[Word, ...] = ()
+    corrections: tuple[Correction, ...] = ()
+    asked: str | None = None
+    type_words: frozenset[str] = field(default_factory=frozenset)  # "year" in "what year": not topic
+
+    @property
+    def names(self) -> tuple[Word, ...]:
+        return tuple(w for w in self.words if w.kind in (NAME, NUMBER))
+
+    @property
+    def topic(self) -> tuple[Word, ...]:
+        return tuple(w for w in self.words if w.kind == TOPIC)
+
+    def name_phrases(self) -> list[tuple[Word, ...]]:
+        """Adjacent names as one phrase each ("Tang Wenhong", "Qilu Eurasian"); numbers alone."""
+        out: list[list[Word]] = []
+        for w in self.names:
+            if out and w.kind == NAME and out[-1][-1].kind == NAME and w.at == out[-1][-1].at + 1:
+                out[-1].append(w)
+            else:
+                out.append([w])
+        return [tuple(p) for p in out]
+
+
+def analyse(
+    question: str,
+    lexicon: Lexicon | None,
+    tokenize: Callable[[str], list[str]],
+    known: Callable[[str], bool],
+) -> Query:
+    """The ``Query`` for ``question`` against an index with this lexicon, tokenizer and vocabulary."""
+    kind, type_words = asked_kind(question)
+    # a question with capitals after its first word was typed with care: its lower-case words are
+    # not names. One typed all in lower case leaves it to the documents ("yunnan" is a name there).
+    tokens = _TOKEN.findall(question)
+    cased = any(t[:1].isupper() for t in tokens[1:])
+    pieces: list[str] = []
+    words: list[Word] = []
+    corrections: list[Correction] = []
+    pos = 0
+    first = True
+    at = -1
+    for m in _TOKEN.finditer(question):
+        surface = m.group(0)
+        low = surface.lower()
+        gap = question[pos : m.start()]
+        pieces.append(gap)
+        pos = m.end()
+        text = low
+        terms = tokenize(low)
+        at += 1 if not gap.strip() else 2  # words apart from punctuation do not form one phrase
+        is_first, first = first, False
+        if not terms or low in type_words or low in FUNCTION_WORDS:  # no constraint on the passage
+            pieces.append(surface)
+            continue
+        is_known = all(known(t) for t in terms)
+        if surface[0].isdigit():
+            if len(low) >= 3 or not low.isdigit():  # years, amounts, 41.8: a constraint
+                words.append(Word(surface, low, NUMBER, tuple(terms), is_known, at))
+                pieces.append(surface)
+                continue
+            if not is_known and int(low) < len(NUMBER_WORDS):  # "7" where the documents say "seven"
+                spelled = NUMBER_WORDS[int(low)]
+                if known(spelled):
+                    corrections.append(Correction(surface, spelled))
+                    words.append(Word(surface, spelled, TOPIC, (spelled,), True, at))
+                    pieces.append(spelled)
+                    continue
+            words.append(Word(surface, low, TOPIC, tuple(terms), is_known, at))
+            pieces.append(surface)
+            continue
+        if not is_known:
+            fixed = SHORTHAND.get(low)
+            if fixed is None and lexicon is not None:
+                fixed = lexicon.spell_out(low) or lexicon.correct(low)
+            if fixed:
+                text, terms = fixed, tokenize(fixed)
+                is_known = bool(terms) and all(known(t) for t in terms)
+                corrections.append(Correction(surface, fixed))
+        evidence = lexicon.name_evidence(text) if lexicon is not None else None
+        if cased and not surface[0].isupper():
+            name = False
+        elif cased and not is_first:
+            name = evidence is not False  # capitalised by the asker; a name unless the documents disagree
+        else:
+            name = evidence is True
+        words.append(Word(surface, text, NAME if name else TOPIC, tuple(terms), is_known, at))
+        pieces.append(text if text != low else surface)
+    pieces.append(question[pos:])
+    searched = "".join(pieces) if corrections else question
+    return Query(question, searched, tuple(words), tuple(corrections), kind, type_words)

@@ -1,0 +1,88 @@
+"""Reading a question as typed: names in any case, typos, shorthand, the kind of answer asked."""
+
+from __future__ import annotations
+
+from ftzqa.answertype import DATE, NUMBER, PERCENT, PERSON, asked, holds
+from ftzqa.lexicon import Lexicon
+from ftzqa.query import NAME, TOPIC, analyse
+from ftzqa.query import NUMBER as NUMBER_WORD
+from ftzqa.settings import BM25Settings
+from ftzqa.sparse import Tokenizer
+
+TEXTS = [
+    "Kou Jie said that about 160 new market entities were born every day in the Yunnan zone.",
+    "In the first half of the year, exports from Yunnan to Vietnam rose 41.8% year-on-year.",
+    "The Qingdao area of Shandong runs a visa-free transit policy. Guangxi trades with ASEAN.",
+]
+TOKENIZE = Tokenizer(BM25Settings())
+LEXICON = Lexicon.build(TEXTS)
+VOCAB = {t for text in TEXTS for t in TOKENIZE(text)}
+
+
+def _analyse(question: str):  # type: ignore[no-untyped-def]
+    return analyse(question, LEXICON, TOKENIZE, VOCAB.__contains__)
+
+
+def test_lower_case_names_are_names_because_the_documents_capitalise_them() -> None:
+    q = _analyse("how many new market entities per day in yunnan")
+    kinds = {w.text: w.kind for w in q.words}
+    assert kinds["yunnan"] == NAME and kinds["market"] == TOPIC and kinds["entities"] == TOPIC
+    assert q.asked == NUMBER and q.searched == q.question and not q.corrections
+
+
+def test_typos_are_corrected_and_the_searched_question_says_so() -> None:
+    q = _analyse("yunan exports to vietnam in h1 yoy")
+    assert [(c.typed, c.used) for c in q.corrections] == [
+        ("yunan", "yunnan"),
+        ("h1", "first half"),
+        ("yoy", "year-on-year"),
+    ]
+    assert q.searched == "yunnan exports to vietnam in first half year-on-year"
+    assert all(w.known for w in q.words)
+
+
+def test_unknown_words_are_kept_and_marked_unknown() -> None:
+    q = _analyse("What do land leases cost in Zhengzhou?")
+    by_text = {w.text: w for w in q.words}
+    assert by_text["zhengzhou"].kind == NAME and not by_text["zhengzhou"].known  # capitalised, never indexed
+    assert by_text["leases"].kind == TOPIC and not by_text["leases"].known
+    assert q.asked is None
+
+
+def test_the_word_that_says_what_is_asked_is_not_a_topic_word() -> None:
+    q = _analyse("In what year did exports from Yunnan rise?")
+    assert q.asked == DATE and "year" not in {w.text for w in q.words}
+
+
+def test_numbers_and_years_are_constraints() -> None:
+    q = _analyse("exports in 2019 above 41.8")
+    numbers = [w for w in q.words if w.kind == NUMBER_WORD]
+    assert [(w.text, w.known) for w in numbers] == [("2019", False), ("41.8", True)]
+
+
+def test_the_first_word_capitalised_is_not_a_name_unless_the_documents_say_so() -> None:
+    q = _analyse("Leases in Hainan?")
+    kinds = {w.text: w.kind for w in q.words}
+    assert kinds["leases"] == TOPIC and kinds["hainan"] == NAME
+
+
+def test_asked_kinds() -> None:
+    assert asked("How many trains ran?")[0] == NUMBER
+    assert asked("what percentage of imports")[0] == PERCENT
+    assert asked("When was the press conference?")[0] == DATE
+    assert asked("In what year did it open?") == (DATE, frozenset({"year"}))
+    assert asked("who is the director")[0] == PERSON
+    assert asked("qilu trains")[0] is None
+
+
+def test_a_sentence_holds_the_kind_asked_for() -> None:
+    assert holds(NUMBER, "It opened 879 trains.") and not holds(NUMBER, "It opened trains.")
+    assert holds(NUMBER, "Exports doubled to two million.")
+    assert holds(PERCENT, "up 41.8%") and not holds(PERCENT, "up 41.8 units")
+    assert holds(DATE, "held on September 2") and holds(DATE, "in 2019") and not holds(DATE, "held in Beijing")
+    assert holds(PERSON, "said Kou Jie, deputy director")
+    # the question's own names do not answer "who is ...?"
+    given = frozenset({"tang", "wenhong"})
+    assert not holds(PERSON, "I believe so. Tang Wenhong said.", given)
+    assert holds(PERSON, "Tang Wenhong, Director of the Department, stated", given)
+    assert holds(None, "anything at all")
