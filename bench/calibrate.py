@@ -3,18 +3,25 @@
     python bench/calibrate.py [--questions 60] [--false-abstain 0.03]
 
 Positives: an article's questions asked of its own index (and of the pooled dev index).
-Negatives: its questions asked of another article's index: the next article in the list
-(a random topic) and the article whose centroid is nearest (a related topic, harder).
-For each question the signals of the top passages are gathered exactly as
-``Retriever._decide`` does; the model is p = sigmoid(bias + w . x) of the best of those
-passages, fitted by maximum likelihood (scipy), and the threshold is the highest one that
-keeps false abstention on the per-article positives within ``--false-abstain``.
+Negatives, all real questions that the index does not answer:
+- ``random-``: the next article's questions asked of an article's index (another topic);
+- ``near-``: the questions of the article whose centroid is nearest (a related topic);
+- ``swap-``: near-miss questions (bench/nearmiss.py: one name shared with the gold paragraph
+  swapped for another name of the same article) asked of the article's own index;
+- ``half-``: the dev articles split in two halves, each half indexed together and asked the
+  other half's questions (off-topic against a broad index).
+For each question the signals of the top passages are gathered exactly as ``Retriever.search``
+computes them; the model is p = sigmoid(bias + w . x) of the best of those passages, fitted by
+maximum likelihood (scipy, classes balanced), and the threshold is the highest one that keeps
+false abstention on the per-article positives within ``--false-abstain``.
 Prints the line to paste into abstain.DEFAULT_MODEL; writes bench/results/calibrate.json.
+Signals are cached in bench/results/calibrate-signals.npz (``--refit`` refits from that file).
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import tempfile
 import time
@@ -25,12 +32,28 @@ from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import SQUAD, Article, CachedEmbedder, dev_articles, load_squad, quiet, write_corpus, write_results  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS,
+    SQUAD,
+    Article,
+    CachedEmbedder,
+    dev_articles,
+    load_squad,
+    quiet,
+    write_corpus,
+    write_results,
+)
+from nearmiss import generate  # noqa: E402
 
-from ftzqa.abstain import DEFAULT_MODEL  # noqa: E402
+from ftzqa.abstain import DEFAULT_MODEL, SIGNALS  # noqa: E402
 from ftzqa.index import build  # noqa: E402
 from ftzqa.retrieve import ABSTAIN_DEPTH, Retriever  # noqa: E402
 from ftzqa.settings import Settings  # noqa: E402
+
+POSITIVE = ("article+", "pooled+")
+NEGATIVE = ("random-", "near-", "swap-", "half-")
+NEGATIVE_WEIGHT = {"random-": 1.0, "near-": 1.0, "swap-": 4.0, "half-": 3.0}
+CACHE = RESULTS / "calibrate-signals.npz"
 
 
 def gather(retriever: Retriever, questions: list[str], mode: str = "hybrid") -> np.ndarray:
@@ -48,9 +71,12 @@ def best_logit(x: np.ndarray, bias: float, w: np.ndarray) -> np.ndarray:
     return z.max(axis=1)
 
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> tuple[float, np.ndarray]:
-    """Maximum likelihood of y ~ sigmoid(max_j bias + w . x_j), weighted to balance classes."""
-    weight = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+def fit(
+    x: np.ndarray, y: np.ndarray, l2: float = 1e-3, weight: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
+    """Maximum likelihood of y ~ sigmoid(max_j bias + w . x_j), weighted (default: classes balanced)."""
+    if weight is None:
+        weight = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         bias, w = theta[0], theta[1:]
@@ -71,27 +97,43 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> tuple[float, np.ndarr
     return float(res.x[0]), res.x[1:]
 
 
-SIGNALS = ("cosine", "coverage", "unknown", "unknown_names")  # the order of abstain.Signals.as_list()
-# signal subsets compared; the others get weight 0. `unknown` is left out of the chosen model:
-# with it, the fit trades the tail of the positives (real questions often use words that a
-# single article lacks) for confident negatives, and abstains less at the same false-abstain rate.
+# signal subsets compared; the others get weight 0
 CANDIDATES = {
-    "cosine+coverage+unknown": (0, 1, 2),
-    "cosine+coverage": (0, 1),
-    "cosine+coverage+unknown_names": (0, 1, 3),
+    "previous (cosine+coverage+unknown_names)": ("cosine", "coverage", "unknown_names"),
+    "six": ("cosine", "coverage", "missing_names", "unknown_names", "unknown_terms", "type_ok"),
+    "six+any_missing": ("cosine", "coverage", "missing_names", "unknown_names", "unknown_terms", "type_ok",
+                        "any_missing"),
+    "six+window": ("cosine", "coverage", "missing_names", "unknown_names", "unknown_terms", "type_ok",
+                   "window_coverage"),
+    "six+any+window": ("cosine", "coverage", "missing_names", "unknown_names", "unknown_terms", "type_ok",
+                       "any_missing", "window_coverage"),
+    "eight": ("cosine", "coverage", "topic_coverage", "any_missing", "unknown_names", "unknown_terms",
+              "names_near", "type_ok"),
+    "all": SIGNALS,
 }
-CHOSEN = "cosine+coverage+unknown_names"
+CHOSEN = "all"
 
 
 def calibrate(
-    parts: dict[str, np.ndarray], cols: tuple[int, ...], false_abstain: float
+    parts: dict[str, np.ndarray], names: tuple[str, ...], false_abstain: float
 ) -> tuple[float, np.ndarray, float]:
-    """Fit on all parts with the signals ``cols``; threshold from the per-article positives."""
-    pos = np.concatenate([parts["article+"], parts["pooled+"]])[:, :, cols]
-    neg = np.concatenate([parts["random-"], parts["near-"]])[:, :, cols]
-    bias, w = fit(np.concatenate([pos, neg]), np.concatenate([np.ones(len(pos)), np.zeros(len(neg))]))
+    """Fit on all parts with the signals ``names``; threshold from the per-article positives."""
+    cols = [SIGNALS.index(n) for n in names]
+    pos = np.concatenate([parts[k] for k in POSITIVE])[:, :, cols]
+    neg = np.concatenate([parts[k] for k in NEGATIVE])[:, :, cols]
+    # positives and negatives weigh half each; within the negatives, each kind weighs
+    # NEGATIVE_WEIGHT, whatever its count: the hard kinds (near-misses, a broad index asked
+    # off-topic questions) would otherwise be drowned by the easy ones
+    n = len(pos) + len(neg)
+    total = sum(NEGATIVE_WEIGHT.values())
+    weight = np.concatenate(
+        [np.full(len(pos), 0.5 * n / len(pos))]
+        + [np.full(len(parts[k]), 0.5 * n * NEGATIVE_WEIGHT[k] / (total * len(parts[k]))) for k in NEGATIVE]
+    )
+    y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
+    bias, w = fit(np.concatenate([pos, neg]), y, weight=weight)
     weights = np.zeros(len(SIGNALS))
-    weights[list(cols)] = w
+    weights[cols] = w
     cut = float(np.quantile(best_logit(parts["article+"], bias, weights), false_abstain))
     return bias, weights, float(1 / (1 + np.exp(-cut)))
 
@@ -110,56 +152,91 @@ def centroid_neighbours(retrievers: list[Retriever]) -> list[int]:
     return [int(i) for i in sim.argmax(axis=1)]
 
 
+def swaps(article: Article, limit: int) -> list[str]:
+    made = [m.question for m in generate(article)]
+    return random.Random(f"calibrate:{article.title}").sample(made, min(limit, len(made)))
+
+
+def collect(articles: list[Article], questions: int) -> dict[str, np.ndarray]:
+    embedder = CachedEmbedder()
+    settings = Settings()
+    gold = [[x.question for x in a.gold(questions, seed=1)] for a in articles]
+    swapped = [swaps(a, questions) for a in articles]
+    embedder.encode([q for qs in gold + swapped for q in qs])
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in POSITIVE + NEGATIVE}
+    try:
+        _collect(articles, gold, swapped, embedder, settings, parts)
+    finally:
+        embedder.save()  # keep what was embedded, even when something below fails
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def _collect(
+    articles: list[Article],
+    gold: list[list[str]],
+    swapped: list[list[str]],
+    embedder: CachedEmbedder,
+    settings: Settings,
+    parts: dict[str, list[np.ndarray]],
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="ftzqa-calibrate-") as tmp:
+        work = Path(tmp)
+
+        def index(name: str, group: list[Article]) -> Retriever:
+            build(write_corpus(group, work / name / "corpus"), work / name / "index", settings, embedder=embedder)
+            return Retriever.load(work / name / "index", embedder=embedder, settings=settings)
+
+        pooled = index("pooled", articles)
+        parts["pooled+"].append(gather(pooled, [q for qs in gold for q in qs]))
+        half = len(articles) // 2
+        halves = (list(range(half)), list(range(half, len(articles))))
+        for mine, other in (halves, halves[::-1]):
+            r = index(f"half-{mine[0]}", [articles[i] for i in mine])
+            parts["half-"].append(gather(r, [q for i in other for q in gold[i]]))
+        retrievers = [index(f"article-{i:03d}", [art]) for i, art in enumerate(articles)]
+        near = centroid_neighbours(retrievers)
+        for i, r in enumerate(retrievers):
+            parts["article+"].append(gather(r, gold[i]))
+            parts["random-"].append(gather(r, gold[(i + 1) % len(articles)]))
+            parts["near-"].append(gather(r, gold[near[i]]))
+            parts["swap-"].append(gather(r, swapped[i]))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=SQUAD)
     p.add_argument("--questions", type=int, default=60, help="questions per article (default: %(default)s)")
     p.add_argument("--articles", type=int, default=None, help="use only the first N dev articles")
-    p.add_argument("--false-abstain", type=float, default=0.03, help="allowed on positives (default: %(default)s)")
+    p.add_argument("--false-abstain", type=float, default=0.04, help="allowed on positives (default: %(default)s)")
+    p.add_argument("--refit", action="store_true", help=f"refit from {CACHE.name} instead of searching again")
     args = p.parse_args(argv)
     quiet()
     started = time.perf_counter()
     articles: list[Article] = dev_articles(load_squad(args.data))[: args.articles]
-    embedder = CachedEmbedder()
-    settings = Settings()
-    gold = [[x.question for x in a.gold(args.questions, seed=1)] for a in articles]
-    embedder.encode([q for qs in gold for q in qs])
-    parts: dict[str, np.ndarray] = {}
-    with tempfile.TemporaryDirectory(prefix="ftzqa-calibrate-") as tmp:
-        work = Path(tmp)
-        corpus = write_corpus(articles, work / "pooled" / "corpus")
-        build(corpus, work / "pooled" / "index", settings, embedder=embedder)
-        pooled = Retriever.load(work / "pooled" / "index", embedder=embedder, settings=settings)
-        parts["pooled+"] = gather(pooled, [q for qs in gold for q in qs])
-        retrievers = []
-        for i, art in enumerate(articles):
-            folder = work / f"article-{i:03d}"
-            build(write_corpus([art], folder / "corpus"), folder / "index", settings, embedder=embedder)
-            retrievers.append(Retriever.load(folder / "index", embedder=embedder, settings=settings))
-        near = centroid_neighbours(retrievers)
-        own, rand, close = [], [], []
-        for i, r in enumerate(retrievers):
-            own.append(gather(r, gold[i]))
-            rand.append(gather(r, gold[(i + 1) % len(articles)]))
-            close.append(gather(r, gold[near[i]]))
-        parts["article+"], parts["random-"], parts["near-"] = (np.concatenate(v) for v in (own, rand, close))
-    embedder.save()
-    current = (DEFAULT_MODEL.bias, np.array(DEFAULT_MODEL.weights), DEFAULT_MODEL.threshold)
-    models = {"current": current}
+    if args.refit and CACHE.exists():
+        with np.load(CACHE, allow_pickle=False) as data:
+            parts = {k: data[k] for k in data.files}
+    else:
+        parts = collect(articles, args.questions)
+        CACHE.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(CACHE, **parts)
+    models = {"current": (DEFAULT_MODEL.bias, np.array(DEFAULT_MODEL.weights), DEFAULT_MODEL.threshold)}
     for name, cols in CANDIDATES.items():
         models[name] = calibrate(parts, cols, args.false_abstain)
-    print(f"{len(articles)} dev articles, {args.questions} questions each; counts "
-          + ", ".join(f"{k} {len(v)}" for k, v in parts.items()))
+    print(
+        f"{len(articles)} dev articles, {args.questions} questions each; counts "
+        + ", ".join(f"{k} {len(v)}" for k, v in parts.items())
+    )
     print("abstention rate at the threshold (positives: wrongly abstained; negatives: rightly)")
-    print(f"{'model':28s}" + "".join(f"{k:>10s}" for k in parts))
+    print(f"{'model':44s}" + "".join(f"{k:>10s}" for k in parts))
     table = {}
     for name, (b, w, t) in models.items():
         table[name] = {k: abstention(v, b, w, t) for k, v in parts.items()}
-        print(f"{name:28s}" + "".join(f"{v:10.3f}" for v in table[name].values()))
+        print(f"{name:44s}" + "".join(f"{v:10.3f}" for v in table[name].values()))
     bias, w, threshold = models[CHOSEN]
     weights = ", ".join(f"{v:.3f}" for v in w)
     line = f"DEFAULT_MODEL = AbstainModel(bias={bias:.3f}, weights=({weights}), threshold={threshold:.3f})"
-    print(f"\nchosen: {CHOSEN}; paste into src/ftzqa/abstain.py:\n{line}")
+    print(f"\nsignals: {', '.join(SIGNALS)}\nchosen: {CHOSEN}; paste into src/ftzqa/abstain.py:\n{line}")
     seconds = round(time.perf_counter() - started, 1)
     print(f"({seconds} s)")
     write_results(
@@ -168,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             "articles": [a.title for a in articles],
             "questions_per_article": args.questions,
             "false_abstain_target": args.false_abstain,
+            "signals": list(SIGNALS),
             "models": {k: {"bias": b, "weights": list(w), "threshold": t} for k, (b, w, t) in models.items()},
             "chosen": CHOSEN,
             "abstention": table,

@@ -1,39 +1,64 @@
-"""Decide whether the documents answer a question: a small logistic model over three signals.
+"""Decide whether the documents answer a question: a small logistic model over six signals.
 
-Signals of each of the top-ranked passages (all in [0, 1] or close):
-- ``cosine``: dense similarity of question and passage;
-- ``coverage``: share of the question's term weight (idf) that the passage contains;
-- ``unknown``: share of the question's term weight carried by terms found nowhere in the index;
-- ``unknown_names``: share of the names in the question (capitalised words after the first)
-  found nowhere in the index: a question about a place, person or body the documents never
-  mention cannot be answered by them, however close its other words are.
+For each of the top-ranked passages (all signals in [0, 1]):
 
-A fixed cosine cut cannot separate on-topic from off-topic questions (a question about a zone
-the article never names can be closer to the article than a real question), but a question
-whose rare words are absent from the best passage is rarely answered by it. The weights are
-fitted by ``bench/calibrate.py`` on SQuAD articles (own-article questions as positives, other
-articles' questions as negatives); see README. ``unknown`` is computed but weighted 0: real
-questions about a single article often use words the article lacks, so at the operating point
-(about 3% of real questions refused) it cost more answered questions than it saved.
+- ``cosine``: dense similarity of the question and the passage;
+- ``coverage``: share of the question's term weight (idf) that the passage (with its title and
+  section) contains;
+- ``missing_names``: share of the question's names and numbers (places, bodies, people, years,
+  figures) that the index knows but this passage does not mention: a question about Guangxi is
+  not answered by a passage about Yunnan, however close the rest of the wording;
+- ``unknown_names``: share of the question's names and numbers found nowhere in the index;
+- ``unknown_terms``: share of the question's topic-word weight carried by words the index has
+  never seen (after typo correction): "land leases" in an index that never mentions leases;
+- ``type_ok``: 1 when the question asks for no particular kind of answer, or when the passage's
+  evidence sentence holds the kind asked for (a number for "how many", a date for "when", a
+  person or body for "who", a percentage for "what share"); 0 otherwise.
+
+p(answered) = sigmoid(bias + w . signals); the question is answered when the best of the top
+passages reaches the threshold. Weights and threshold are fitted by ``bench/calibrate.py`` on
+SQuAD development articles with real negatives (other articles' questions, and near-miss
+questions with one name swapped); see README.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from .evidence import Evidence
+from .query import Query, Word
+
+SIGNALS = (
+    "cosine",
+    "coverage",
+    "missing_names",
+    "unknown_names",
+    "unknown_terms",
+    "type_ok",
+    "any_missing",
+    "window_coverage",
+    "topic_coverage",
+    "names_near",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Signals:
     cosine: float
     coverage: float
-    unknown: float
+    missing_names: float = 0.0
     unknown_names: float = 0.0
+    unknown_terms: float = 0.0
+    type_ok: float = 1.0
+    any_missing: float = 0.0
+    window_coverage: float = 0.0
+    topic_coverage: float = 1.0
+    names_near: float = 1.0
 
     def as_list(self) -> list[float]:
-        return [self.cosine, self.coverage, self.unknown, self.unknown_names]
+        return [getattr(self, name) for name in SIGNALS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,53 +66,97 @@ class AbstainModel:
     """p(answered) = sigmoid(bias + w . signals); answered when p >= threshold."""
 
     bias: float
-    weights: tuple[float, float, float, float]
+    weights: tuple[float, ...]
     threshold: float = 0.5
 
+    def logit(self, signals: Signals) -> float:
+        return self.bias + sum(w * x for w, x in zip(self.weights, signals.as_list(), strict=True))
+
     def probability(self, signals: Signals) -> float:
-        z = self.bias + sum(w * x for w, x in zip(self.weights, signals.as_list(), strict=True))
-        return 1.0 / (1.0 + math.exp(-z))
+        z = self.logit(signals)
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     def answers(self, signals: Signals) -> bool:
         return self.probability(signals) >= self.threshold
 
 
 # fitted by: python bench/calibrate.py  (see README, "Not in the documents")
-# (48 SQuAD dev articles; per article: 3% of real questions refused, 98% of other articles' refused)
-DEFAULT_MODEL = AbstainModel(bias=-3.882, weights=(5.301, 4.885, 0.0, -1.990), threshold=0.391)
+DEFAULT_MODEL = AbstainModel(
+    bias=-5.570, weights=(5.001, 1.669, -0.636, -1.102, 0.144, 0.431, -2.201, 1.745, 1.304, 1.215), threshold=0.331
+)
 
 
-_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]*")
+PREFIX = 5  # "Russia" is present where a passage says "Russian", "Europe" where it says "European"
+_CONNECTORS = frozenset({"of", "and", "for", "the", "&"})
 
 
-def name_terms(question: str, tokenize: Callable[[str], list[str]]) -> list[str]:
-    """Index terms of the capitalised words after the first word ("Brazil" in "How many ... Brazil?")."""
-    terms: list[str] = []
-    for match in _NAME.finditer(question.strip()):
-        if match.group(0) != "I":
-            terms.extend(tokenize(match.group(0)))
-    return terms
+class Passage:
+    """What the verdict looks up in one passage: its terms, term prefixes and word initials."""
+
+    def __init__(self, terms: set[str], text: str) -> None:
+        self.terms = terms
+        self.prefixes = {t[:PREFIX] for t in terms if len(t) >= PREFIX and not t[0].isdigit()}
+        self._text = text
+        self._initials: str | None = None
+
+    def initials(self) -> str:
+        """First letters of the passage's words, connectors left out ("National Archives and Records
+        Administration" -> "nara"), so an acronym is a substring of it."""
+        if self._initials is None:
+            words = self._text.lower().replace("-", " ").split()
+            self._initials = "".join(w[0] for w in words if w not in _CONNECTORS and w[0].isalpha())
+        return self._initials
+
+    def mentions(self, word: Word) -> bool:
+        """The passage holds ``word``: all its terms, or a form sharing its first letters, or (for
+        an acronym) words whose initials spell it."""
+        if all(t in self.terms for t in word.terms):
+            return True
+        if all(len(t) >= PREFIX and t[:PREFIX] in self.prefixes for t in word.terms):
+            return True
+        letters = word.surface
+        if 2 <= len(letters) <= 6 and letters.isalpha() and (letters.isupper() or not word.known):
+            return letters.lower() in self.initials()
+        return False
 
 
 def signals(
-    question_terms: list[str],
-    passage_terms: set[str],
+    query: Query,
+    passage: Passage,
     cosine: float,
     idf: Callable[[str], float],
-    known: Callable[[str], bool],
-    names: list[str] | None = None,
+    evidence: Evidence,
 ) -> Signals:
-    """Compute the signals for one question and one of its top passages."""
-    distinct_names = set(names or ())
-    unknown_names = (
-        sum(1 for t in distinct_names if not known(t)) / len(distinct_names) if distinct_names else 0.0
+    """The signals of one question against one of its top passages (``passage``: the passage with
+    its title and section)."""
+    phrases = query.name_phrases()
+    # a phrase counts by its last word: "Harper Lee" is present where the passage says "Lee"
+    known = [p for p in phrases if p[-1].known]
+    unknown_names = (len(phrases) - len(known)) / len(phrases) if phrases else 0.0
+    absent = sum(1 for p in known if not passage.mentions(p[-1]))
+    missing_names = absent / len(phrases) if phrases else 0.0
+    weights: dict[str, float] = {}
+    for w in query.words:
+        for t in w.terms:
+            weights[t] = idf(t)
+    total = sum(weights.values())
+    coverage = sum(v for t, v in weights.items() if t in passage.terms) / total if total > 0 else 0.0
+    topic_weight = {t: idf(t) for w in query.topic for t in w.terms}
+    topic_total = sum(topic_weight.values())
+    unseen = {t for w in query.topic if not w.known for t in w.terms}
+    unknown_terms = sum(v for t, v in topic_weight.items() if t in unseen) / topic_total if topic_total > 0 else 0.0
+    topic_coverage = (
+        sum(v for t, v in topic_weight.items() if t in passage.terms) / topic_total if topic_total > 0 else 1.0
     )
-    distinct = set(question_terms)
-    total = sum(idf(t) for t in distinct)
-    if total <= 0:
-        return Signals(cosine=cosine, coverage=0.0, unknown=0.0, unknown_names=unknown_names)
-    covered = sum(idf(t) for t in distinct if t in passage_terms)
-    missing = sum(idf(t) for t in distinct if not known(t))
     return Signals(
-        cosine=cosine, coverage=covered / total, unknown=missing / total, unknown_names=unknown_names
+        cosine=cosine,
+        coverage=coverage,
+        missing_names=missing_names,
+        unknown_names=unknown_names,
+        unknown_terms=unknown_terms,
+        type_ok=1.0 if evidence.holds_type else 0.0,
+        any_missing=1.0 if absent else 0.0,
+        window_coverage=evidence.window_coverage,
+        topic_coverage=topic_coverage,
+        names_near=evidence.names_near,
     )

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from .abstain import DEFAULT_MODEL as DEFAULT_ABSTAIN
-from .abstain import AbstainModel, Signals, name_terms, signals
+from .abstain import AbstainModel, Signals, signals
+from .abstain import Passage as VerdictPassage
 from .embed import Embedder
 from .errors import InvalidQueryError
-from .evidence import best_sentence
+from .evidence import Evidence, best_sentence
+from .explain import explain
 from .fusion import convex, rrf
 from .index import Index, Staleness, embed_input, load_index
+from .query import Query, analyse
+from .script import NAMES as SCRIPT_NAMES
+from .script import foreign_share
 from .settings import MODES, Settings
 from .types import Answer, Hit
 
@@ -24,6 +30,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ABSTAIN_DEPTH = 3  # the decision looks at this many top passages
+
+
+class Ranking(NamedTuple):
+    ids: NDArray[np.int64]
+    scores: NDArray[np.float32]
 
 
 def check_question(question: object, max_chars: int) -> str:
@@ -104,67 +115,114 @@ class Retriever:
         return self.index.staleness(corpus_dir)
 
     def search(self, question: str, k: int = 5, mode: str = "hybrid") -> Answer:
-        """Best ``k`` passages for ``question`` with evidence, and whether they answer it."""
+        """Best ``k`` passages for ``question`` with evidence, whether they answer it, and why."""
         question = check_question(question, self.settings.max_question_chars)
         k = check_k(k)
         mode = check_mode(mode)
-        idx = self.index
-        terms = idx.sparse.tokenize(question)
-        query = self.embedder.encode([question])[0]
-        ids, scores = self._rank(query, terms, k, mode)
-        ids, scores = ids[:k], scores[:k]
-        sigs = self._signals(question, terms, query, ids)
-        confidence = max((self.abstain.probability(s) for s in sigs), default=0.0)
+        refusal = self._unreadable(question)
+        if refusal:
+            return Answer(question=question, found=False, searched=question, reason=refusal)
+        query, ranking, evidence, sigs = self._run(question, k, mode)
+        probabilities = [self.abstain.probability(s) for s in sigs]
+        confidence = max(probabilities, default=0.0)
         found = confidence >= self.abstain.threshold
-        hits = []
-        for rank, (pid, score) in enumerate(zip(ids.tolist(), scores.tolist(), strict=True), start=1):
-            passage = idx.passages[pid]
-            span = best_sentence(terms, question, passage, idx.sparse.tokenize, idx.sparse.idf)
-            hits.append(Hit(rank=rank, score=float(score), passage=passage, evidence=span))
-        return Answer(question=question, found=found, hits=hits, confidence=confidence)
-
-    def _rank(
-        self, query: NDArray[np.float32], terms: list[str], k: int, mode: str
-    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         idx = self.index
-        pool = max(k, self.settings.pool)
-        if mode == "dense":
-            return idx.dense.search(query, k)
-        bm25 = idx.sparse.scores(terms)
-        by_bm25 = _top(bm25, pool)
-        if mode == "bm25":
-            return by_bm25, bm25[by_bm25]
-        dense_ids, _ = idx.dense.search(query, pool)
-        by_bm25 = by_bm25[bm25[by_bm25] > 0]
-        if self.settings.fusion == "rrf":
-            table = rrf(dense_ids, by_bm25)
-            ids = np.array(sorted(table, key=lambda i: -table[i]), dtype=np.int64)
-            return ids, np.array([table[i] for i in ids.tolist()], dtype=np.float32)
-        candidates = np.unique(np.concatenate([dense_ids, by_bm25]))
-        fused = convex(idx.dense.scores(query, candidates), bm25[candidates], self.settings.dense_weight)
-        order = np.argsort(-fused, kind="stable")
-        return candidates[order], fused[order]
+        hits = [
+            Hit(rank=rank, score=float(score), passage=idx.passages[pid], evidence=ev.span)
+            for rank, (pid, score, ev) in enumerate(
+                zip(ranking.ids.tolist(), ranking.scores.tolist(), evidence, strict=True), start=1
+            )
+        ]
+        top = self._verdict_passage(int(ranking.ids[0])) if len(ranking.ids) else None
+        why = explain(query, top, sigs[0] if sigs else None, found)
+        return Answer(
+            question=question,
+            found=found,
+            hits=hits,
+            confidence=confidence,
+            searched=query.searched,
+            corrections=tuple((c.typed, c.used) for c in query.corrections),
+            matched=why.matched,
+            missing=why.missing,
+            reason=why.reason,
+        )
 
     def signals(self, question: str, mode: str = "hybrid") -> list[Signals]:
         """The abstention signals of the top passages, as ``search`` computes them (for calibration)."""
         question = check_question(question, self.settings.max_question_chars)
-        terms = self.index.sparse.tokenize(question)
-        query = self.embedder.encode([question])[0]
-        ids, _ = self._rank(query, terms, ABSTAIN_DEPTH, check_mode(mode))
-        return self._signals(question, terms, query, ids[:ABSTAIN_DEPTH])
+        return self._run(question, ABSTAIN_DEPTH, check_mode(mode))[3]
+
+    def _run(self, question: str, k: int, mode: str) -> tuple[Query, Ranking, list[Evidence], list[Signals]]:
+        """Analyse, rank, pick evidence and compute the verdict's signals (``search`` and ``signals``)."""
+        query = self.analyse(question)
+        terms = self.index.sparse.tokenize(query.searched)
+        vector = self.embedder.encode([query.searched])[0]
+        ranking = self._rank(vector, terms, k, mode)
+        evidence = [self._evidence(query, int(pid)) for pid in ranking.ids.tolist()]
+        return query, ranking, evidence, self._signals(query, vector, ranking, evidence)
+
+    def analyse(self, question: str) -> Query:
+        """The question's words, names, corrections and asked-for kind, against this index."""
+        idx = self.index
+        return analyse(question, idx.lexicon, idx.sparse.tokenize, idx.sparse.known)
+
+    def _unreadable(self, question: str) -> str:
+        """A message when the question is mostly in a script the indexed documents do not use."""
+        share, script = foreign_share(question, Counter(self.index.scripts))
+        if share < 0.5:
+            return ""
+        main = max(self.index.scripts.items(), key=lambda kv: kv[1], default=("LATIN", 0))[0]
+        reads = "English" if main == "LATIN" else SCRIPT_NAMES.get(main, main.title())
+        return (
+            f"Not found: this question is in {SCRIPT_NAMES.get(script, script.title())}, and this index "
+            f"reads {reads}; ask in {reads}, or rebuild the index with a multilingual model via --model."
+        )
+
+    def _rank(self, query: NDArray[np.float32], terms: list[str], k: int, mode: str) -> Ranking:
+        """The best ``k`` passages by ``mode``."""
+        idx = self.index
+        pool = max(k, self.settings.pool)
+        if mode == "dense":
+            return Ranking(*idx.dense.search(query, k))
+        bm25 = idx.sparse.scores(terms)
+        if mode == "bm25":
+            ids = _top(bm25, k)
+            return Ranking(ids, bm25[ids])
+        by_bm25 = _top(bm25, pool)
+        by_bm25 = by_bm25[bm25[by_bm25] > 0]
+        dense_ids, _ = idx.dense.search(query, pool)
+        if self.settings.fusion == "rrf":
+            table = rrf(dense_ids, by_bm25)
+            ids = np.array(sorted(table, key=lambda i: -table[i]), dtype=np.int64)[:k]
+            return Ranking(ids, np.array([table[i] for i in ids.tolist()], dtype=np.float32))
+        candidates = np.unique(np.concatenate([dense_ids, by_bm25]))
+        fused = convex(idx.dense.scores(query, candidates), bm25[candidates], self.settings.dense_weight)
+        order = np.argsort(-fused, kind="stable")[:k]
+        return Ranking(candidates[order], fused[order])
+
+    def _evidence(self, query: Query, pid: int) -> Evidence:
+        idx = self.index
+        passage = idx.passages[pid]
+        headings: frozenset[str] = frozenset()
+        if idx.with_title:
+            headings = frozenset(idx.sparse.tokenize(f"{passage.title}\n{passage.section}"))
+        return best_sentence(query, passage, idx.sparse.tokenize, idx.sparse.idf, headings)
+
+    def _verdict_passage(self, pid: int) -> VerdictPassage:
+        idx = self.index
+        text = embed_input(idx.passages[pid], idx.with_title)
+        return VerdictPassage(set(idx.sparse.tokenize(text)), text)
 
     def _signals(
-        self, question: str, terms: list[str], query: NDArray[np.float32], ids: NDArray[np.int64]
+        self, query: Query, vector: NDArray[np.float32], ranking: Ranking, evidence: list[Evidence]
     ) -> list[Signals]:
         """Signals of each of the top ``ABSTAIN_DEPTH`` passages; found when any is likely to answer."""
         idx = self.index
-        top = ids[:ABSTAIN_DEPTH]
-        names = name_terms(question, idx.sparse.tokenize)
-        out = []
-        for pid, cos in zip(top.tolist(), idx.dense.scores(query, top).tolist(), strict=True):
-            passage_terms = set(idx.sparse.tokenize(embed_input(idx.passages[pid], idx.with_title)))
-            out.append(signals(terms, passage_terms, float(cos), idx.sparse.idf, idx.sparse.known, names))
-        return out
+        top = ranking.ids[:ABSTAIN_DEPTH]
+        return [
+            signals(query, self._verdict_passage(pid), float(cos), idx.sparse.idf, ev)
+            for pid, cos, ev in zip(top.tolist(), idx.dense.scores(vector, top).tolist(), evidence, strict=False)
+        ]
 
 
 def _top(scores: NDArray[np.float32], n: int) -> NDArray[np.int64]:

@@ -110,17 +110,33 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """The result of one search: ranked hits and whether the documents answer."""
+    """The result of one search: ranked hits, whether the documents answer, and why.
+
+    ``searched`` is the question as searched (typos corrected, shorthand spelled out; equal to
+    ``question`` when nothing changed); ``corrections`` lists (typed, used) word pairs.
+    ``matched`` / ``missing``: the question's names and terms the top passage holds / lacks.
+    ``reason``: one line saying why the verdict is what it is.
+    """
 
     question: str
     found: bool
     hits: list[Hit] = field(default_factory=list)
     confidence: float = 0.0  # estimated probability that the top hit answers
+    searched: str = ""
+    corrections: tuple[tuple[str, str], ...] = ()
+    matched: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "searched": self.searched or self.question,
+            "corrections": [{"typed": a, "used": b} for a, b in self.corrections],
             "found": self.found,
             "confidence": round(float(self.confidence), 4),
+            "reason": self.reason,
+            "matched": list(self.matched),
+            "missing": list(self.missing),
             "hits": [h.to_dict() for h in self.hits],
         }
