@@ -140,12 +140,15 @@ def format_answer(answer: Answer, color: bool = False) -> str:
     """Plain-text rendering; the answering sentence is marked with ** ** (or bold when colored)."""
     on, off = ("\033[1;33m", "\033[0m") if color else ("**", "**")
     lines = [f"Q: {answer.question}"]
+    if answer.corrections:
+        lines.append(f"Searched for: {answer.searched}")
     if answer.found:
-        lines.append(f"Best passages (confidence {answer.confidence:.2f}):")
+        lines.append(f"Found (confidence {answer.confidence:.2f}). {answer.reason}".rstrip())
+        lines.append("Best passages:")
     else:
-        lines.append("The documents do not contain the answer to this question.")
+        lines.append(answer.reason or "Not found: the documents do not contain the answer to this question.")
         if answer.hits:
-            lines.append("Nearest passages, but not an answer:")
+            lines.append("Nearest passages, but not an answer (closest sentence marked):")
     for hit in answer.hits:
         p, ev = hit.passage, hit.evidence
         a, b = ev.start - p.start, ev.end - p.start

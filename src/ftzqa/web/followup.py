@@ -10,6 +10,7 @@ previous question. Everything else is searched as typed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _CUE = re.compile(r"^\s*(?:(?:and\s+)?(?:what|how)\s+about|(?:and\s+)?what\s+of|and)\b", re.IGNORECASE)
@@ -45,12 +46,24 @@ def content_words(text: str) -> list[str]:
     return [w for w in words if w and w not in _STOP]
 
 
-def first_name(text: str) -> tuple[int, int] | None:
-    """(start, end) of the first run of capitalised words after the first word, or None."""
+IsName = Callable[[str], bool]
+
+
+def _capitalised(word: str) -> bool:
+    return word[:1].isupper()
+
+
+def first_name(text: str, is_name: IsName | None = None) -> tuple[int, int] | None:
+    """(start, end) of the first run of names after the first word, or None.
+
+    A name is a capitalised word, or a word ``is_name`` accepts (lower case; the index knows
+    "yunnan" is a name however it is typed).
+    """
     span: list[int] | None = None
     for i, m in enumerate(re.finditer(r"[\w-]+", text)):
         word = m.group(0)
-        if i > 0 and word[0].isupper() and word.lower() not in _STOP:
+        named = _capitalised(word) or (is_name is not None and is_name(word.lower()))
+        if i > 0 and named and word.lower() not in _STOP:
             if span is None:
                 span = [m.start(), m.end()]
             elif not text[span[1] : m.start()].strip():
@@ -62,13 +75,18 @@ def first_name(text: str) -> tuple[int, int] | None:
     return (span[0], span[1]) if span else None
 
 
-def _is_name(text: str) -> bool:
-    words = [w for w in re.findall(r"[\w'’-]+", text) if w.lower() not in _STOP]
-    return bool(words) and all(w[0].isupper() for w in words)
+def _is_name(text: str, is_name: IsName | None = None) -> bool:
+    words = [re.sub(r"['’]s$", "", w) for w in re.findall(r"[\w'’-]+", text) if w.lower() not in _STOP]
+    return bool(words) and all(
+        _capitalised(w) or (is_name is not None and is_name(w.lower())) for w in words
+    )
 
 
-def resolve(question: str, previous: str | None) -> Resolved:
-    """The query to search for ``question`` given the previous searched query (if any)."""
+def resolve(question: str, previous: str | None, is_name: IsName | None = None) -> Resolved:
+    """The query to search for ``question`` given the previous searched query (if any).
+
+    ``is_name``: tells names typed in lower case ("and yunnan"); the index's lexicon provides it.
+    """
     question = question.strip()
     if not previous or not question:
         return Resolved(question)
@@ -79,8 +97,8 @@ def resolve(question: str, previous: str | None) -> Resolved:
     if cue and _QUESTION_START.match(rest) and content_words(rest):
         return Resolved(question)  # "And how many zones are there?" stands on its own
     rest = rest.rstrip(" ?.!")
-    if rest and _is_name(rest):
-        name = first_name(previous)
+    if rest and _is_name(rest, is_name):
+        name = first_name(previous, is_name)
         if name:
             start, end = name
             new = re.sub(r"^(?:the|a|an)\s+", "", rest, flags=re.IGNORECASE)

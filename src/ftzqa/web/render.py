@@ -22,13 +22,18 @@ def text_html(text: str) -> str:
     return escape(re.sub(r"[ \t]*\n\s*", " ", text), quote=True)
 
 
-def highlight(hit: Hit) -> str:
-    """The passage text, escaped, with the evidence sentence wrapped in ``<mark>``."""
+def highlight(hit: Hit, answer: bool = True) -> str:
+    """The passage text, escaped, with the evidence sentence marked: ``<mark>`` when the passage
+    answers, a plain "closest sentence" style (``fq-closest``) when it does not."""
     p, ev = hit.passage, hit.evidence
     a, b = ev.start - p.start, ev.end - p.start
     if not 0 <= a < b <= len(p.text):  # no usable span: show the text unmarked
         return text_html(p.text)
-    return f"{text_html(p.text[:a])}<mark>{text_html(p.text[a:b])}</mark>{text_html(p.text[b:])}"
+    if answer:
+        inner = f"<mark>{text_html(p.text[a:b])}</mark>"
+    else:
+        inner = f'<span class="fq-closest" title="closest sentence, not an answer">{text_html(p.text[a:b])}</span>'
+    return f"{text_html(p.text[:a])}{inner}{text_html(p.text[b:])}"
 
 
 def _take(blocks: list[str], n: int) -> list[str]:
@@ -92,9 +97,9 @@ def citation_html(hit: Hit) -> str:
     )
 
 
-def relevance_html(score: float, best: float, mode: str) -> str:
-    """A bar relative to the best hit of this answer, and the raw score."""
-    share = score / best if best > 0 else 0.0
+def relevance_html(score: float, best: float, mode: str, top: bool = False) -> str:
+    """A bar relative to the best hit of this answer (the best one full), and the raw score."""
+    share = 1.0 if top else (score / best if best > 0 else 0.0)
     pct = max(4, min(100, round(share * 100)))
     label = MODE_LABELS.get(mode, mode)
     return (
@@ -104,12 +109,19 @@ def relevance_html(score: float, best: float, mode: str) -> str:
     )
 
 
-def hit_html(hit: Hit, documents: Mapping[str, Document], best: float, mode: str, paragraphs: int = 1) -> str:
+def hit_html(
+    hit: Hit,
+    documents: Mapping[str, Document],
+    best: float,
+    mode: str,
+    paragraphs: int = 1,
+    answer: bool = True,
+) -> str:
     return (
         '<div class="fq-hit">'
         + citation_html(hit)
-        + relevance_html(hit.score, best, mode)
-        + f'<p class="fq-text">{highlight(hit)}</p>'
+        + relevance_html(hit.score, best, mode, top=hit.rank == 1)
+        + f'<p class="fq-text">{highlight(hit, answer)}</p>'
         + _context(hit, documents, paragraphs)
         + "</div>"
     )
@@ -123,33 +135,41 @@ def render_answer(
     rule: str = "",
     paragraphs: int = 1,
 ) -> str:
-    """The chat reply for ``answer``: verdict, then each hit with citation, relevance, text, context.
+    """The chat reply for ``answer``: what was searched, the verdict and why, then each hit with
+    citation, relevance, text and context.
 
     ``documents`` (doc_id -> Document) supplies the surrounding paragraphs; ``rule`` explains a
     rewritten follow-up question.
     """
     parts = ['<div class="fq-answer">']
-    if rule:
-        parts.append(
-            f'<div class="fq-asked">Searched for “{text_html(answer.question)}” ({text_html(rule)})</div>'
-        )
-    if not answer.hits:
-        parts.append('<div class="fq-verdict fq-no">Not found: the documents have no passages to show.</div>')
-    elif answer.found:
+    searched = answer.searched or answer.question
+    if rule or searched != answer.question:
+        why = [rule] if rule else []
+        why += [f"{typed} → {used}" for typed, used in answer.corrections]
+        note = f" ({text_html('; '.join(why))})" if why else ""
+        parts.append(f'<div class="fq-asked">Searched for “{text_html(searched)}”{note}</div>')
+    if answer.found:
         parts.append(
             '<div class="fq-verdict fq-yes">Found in your documents '
-            f'<span class="fq-conf">confidence {answer.confidence:.0%}</span></div>'
+            f'<span class="fq-conf">confidence {answer.confidence:.0%}</span>'
+            + (f'<div class="fq-why">{text_html(answer.reason)}</div>' if answer.reason else "")
+            + "</div>"
         )
     else:
-        parts.append(
-            '<div class="fq-verdict fq-no">Not found: the documents do not seem to answer this question.'
-            '<div class="fq-sub">Nearest passages, but not an answer:</div></div>'
+        reason = answer.reason or (
+            "Not found: the documents have no passages to show."
+            if not answer.hits
+            else "Not found: the documents do not seem to answer this question."
         )
-    best = max((h.score for h in answer.hits), default=0.0)
-    kind = "fq-hits" if answer.found else "fq-hits fq-nearest"
-    parts.append(f'<div class="{kind}">')
-    parts.extend(hit_html(h, documents, best, mode, paragraphs) for h in answer.hits)
-    parts.append("</div></div>")
+        sub = '<div class="fq-sub">Nearest passages, but not an answer:</div>' if answer.hits else ""
+        parts.append(f'<div class="fq-verdict fq-no">{text_html(reason)}{sub}</div>')
+    if answer.hits:
+        best = max(h.score for h in answer.hits)
+        kind = "fq-hits" if answer.found else "fq-hits fq-nearest"
+        parts.append(f'<div class="{kind}">')
+        parts.extend(hit_html(h, documents, best, mode, paragraphs, answer.found) for h in answer.hits)
+        parts.append("</div>")
+    parts.append("</div>")
     return "".join(parts)
 
 

@@ -24,6 +24,7 @@ CSS = """
 .dark .fq-error { background: #45201c; color: #f4a9a1; }
 .fq-sub { font-weight: 400; font-size: 0.88rem; margin-top: 2px; }
 .fq-conf { font-weight: 400; opacity: 0.8; margin-left: 8px; }
+.fq-why { font-weight: 400; font-size: 0.88rem; margin-top: 2px; }
 .fq-hit { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 14px;
   margin: 10px 0; background: var(--background-fill-primary); }
 .fq-nearest .fq-hit { border-style: dashed; }
@@ -40,7 +41,8 @@ CSS = """
 .fq-text { margin: 0.3rem 0 !important; }
 .fq-answer mark { background: #ffec99; color: #1f2328; padding: 1px 2px; border-radius: 3px; }
 .fq-hit + .fq-hit mark { background: #fff6cc; }
-.fq-nearest .fq-hit mark { background: #eceff3; }
+.fq-closest { border-bottom: 2px dotted var(--body-text-color-subdued); }
+.fq-help .fq-closest { padding: 0 2px; }
 .fq-ctx summary { cursor: pointer; font-size: 0.8rem; color: var(--color-accent); margin-top: 4px; }
 .fq-ctx p { font-size: 0.88rem; color: var(--body-text-color-subdued); margin: 6px 0; }
 .fq-ctx .fq-ctx-here { color: var(--body-text-color); border-left: 3px solid var(--color-accent);
