@@ -105,3 +105,19 @@ def test_names_is_linear_on_hostile_text() -> None:
     started = time.perf_counter()
     names(text)
     assert time.perf_counter() - started < 10  # generous: only quadratic behaviour gets near it
+
+
+@pytest.mark.slow
+def test_the_hand_checked_sample_is_what_the_generator_makes() -> None:
+    """bench/nearmiss_check.md judged 50 generated near-misses; a changed generator needs a new check."""
+    from common import SQUAD, evaluation_articles, load_squad
+    from nearmiss import sample
+
+    if not SQUAD.exists():
+        pytest.skip(f"SQuAD data not found at {SQUAD}")
+    check = Path(__file__).resolve().parents[1] / "bench" / "nearmiss_check.md"
+    lines = check.read_text(encoding="utf-8").splitlines()
+    rows = [line.split(" | ") for line in lines if re.match(r"\| \d+ \|", line)]
+    checked = [row[2].replace("\\|", "|") for row in rows]
+    assert len(checked) == 50
+    assert [m.question for m in sample(evaluation_articles(load_squad()), 50)] == checked
