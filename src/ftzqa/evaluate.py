@@ -59,10 +59,12 @@ __all__ = [
     "judge_all",
     "load_gold",
     "ndcg",
+    "operating_point",
     "pr_curve",
     "reciprocal_rank",
     "searched_queries",
     "summarise",
+    "threshold_of",
 ]
 
 DEPTH = 10  # hits retrieved per question; MRR and nDCG look this deep
