@@ -88,6 +88,7 @@ class Article:
     title: str
     paragraphs: list[str]
     qas: list[tuple[str, tuple[str, ...]]]  # (question, answer texts)
+    qa_paragraphs: tuple[int, ...] = ()  # index into `paragraphs` of each question's gold paragraph
 
     def markdown(self) -> str:
         return f"---\ntitle: {self.title}\n---\n\n" + "\n\n".join(self.paragraphs) + "\n"
@@ -105,16 +106,18 @@ def load_squad(path: Path = SQUAD) -> list[Article]:
     articles = []
     for art in data:
         paragraphs = [" ".join(p["context"].split()) for p in art["paragraphs"]]
-        qas = [
+        rows = [
             (
                 q["question"].strip(),
                 tuple(dict.fromkeys(a["text"] for a in q["answers"] if a["text"].strip())),
+                i,
             )
-            for p in art["paragraphs"]
+            for i, p in enumerate(art["paragraphs"])
             for q in p["qas"]
         ]
-        qas = [x for x in qas if x[0] and x[1]]
-        articles.append(Article(art["title"].replace("_", " "), paragraphs, qas))
+        rows = [x for x in rows if x[0] and x[1]]
+        qas = [(q, a) for q, a, _ in rows]
+        articles.append(Article(art["title"].replace("_", " "), paragraphs, qas, tuple(i for _, _, i in rows)))
     return articles
 
 

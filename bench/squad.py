@@ -4,13 +4,20 @@
     python bench/squad.py --quick    # 8 articles, 20 questions each
 
 Relevance: a passage is relevant when it contains one of the question's answer texts.
-Off-topic probes: one article's questions asked of another article's index (answer: none).
-Prints tables and writes bench/results/squad.json.
+Per article, each article's index is asked: its own questions; near-misses of them
+(bench/nearmiss.py: one name swapped for another of the article that the gold paragraph never
+mentions; about 12% stay answerable, see bench/nearmiss_check.md); and the next article's
+questions as off-topic probes. Pooled off-topic: the first half of the articles indexed
+together, the questions of the second half asked of it. Also the loose FTZ gold set
+(tests/data/ftz_loose.jsonl) on the article's index. Prints tables and the verdict's
+precision/recall, writes bench/results/squad-<split>.json and a PR plot (docs/verdict-pr.svg on
+a full run).
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import tempfile
 import time
@@ -20,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    REPO,
     SQUAD,
     Article,
     CachedEmbedder,
@@ -32,11 +40,42 @@ from common import (  # noqa: E402
     write_corpus,
     write_results,
 )
+from nearmiss import generate  # noqa: E402
+from prplot import Curve, write_svg  # noqa: E402
 
-from ftzqa.evaluate import EvalReport, GoldItem, Judgement, format_reports, judge_all, summarise  # noqa: E402
+from ftzqa.evaluate import (  # noqa: E402
+    EvalReport,
+    GoldItem,
+    Judgement,
+    format_curve,
+    format_reports,
+    judge_all,
+    load_gold,
+    pr_curve,
+    summarise,
+    threshold_of,
+)
 from ftzqa.index import build  # noqa: E402
 from ftzqa.retrieve import Retriever  # noqa: E402
 from ftzqa.settings import MODES, BM25Settings, ChunkSettings, Settings  # noqa: E402
+
+LOOSE = REPO / "tests" / "data" / "ftz_loose.jsonl"
+PLOT = REPO / "docs" / "verdict-pr.svg"
+FINE = [i / 100 for i in range(101)]  # thresholds of the plotted curves
+
+Judged = dict[str, list[Judgement]]  # mode -> judgements
+
+
+def near_misses(article: Article, questions: int | None, seed: int = 0) -> list[GoldItem]:
+    """The article's near-miss questions (at most ``questions``, a seeded sample)."""
+    made = [m.gold() for m in generate(article)]
+    if questions is not None and len(made) > questions:
+        made = random.Random(f"{seed}:near:{article.title}").sample(made, questions)
+    return made
+
+
+def reports_of(judged: Judged, threshold: float) -> dict[str, EvalReport]:
+    return {mode: summarise(j, mode, threshold) for mode, j in judged.items()}
 
 
 def pooled(
@@ -47,24 +86,97 @@ def pooled(
     build(write_corpus(articles, work / "corpus"), work / "index", settings, embedder=embedder)
     retriever = Retriever.load(work / "index", embedder=embedder, settings=settings)
     items = [item for art in articles for item in art.gold(questions)]
-    return {mode: summarise(judge_all(retriever, items, mode), mode) for mode in modes}
+    return reports_of({mode: judge_all(retriever, items, mode) for mode in modes}, threshold_of(retriever))
+
+
+def pooled_off_topic(
+    articles: list[Article], embedder: CachedEmbedder, settings: Settings, work: Path, questions: int | None,
+    modes: tuple[str, ...] = MODES,
+) -> dict[str, EvalReport]:
+    """The first half of the articles in one index; the second half's questions asked of it (off-topic)."""
+    half = len(articles) // 2
+    indexed, asked = articles[:half], articles[half:]
+    build(write_corpus(indexed, work / "corpus"), work / "index", settings, embedder=embedder)
+    retriever = Retriever.load(work / "index", embedder=embedder, settings=settings)
+    items = [GoldItem(x.question, ()) for art in asked for x in art.gold(questions)]
+    return reports_of({mode: judge_all(retriever, items, mode) for mode in modes}, threshold_of(retriever))
 
 
 def per_article(
     articles: list[Article], embedder: CachedEmbedder, settings: Settings, work: Path, questions: int | None,
-    modes: tuple[str, ...] = MODES,
+    modes: tuple[str, ...] = MODES, judged: Judged | None = None,
 ) -> dict[str, EvalReport]:
-    """One index per article: its own questions, plus the next article's questions as off-topic probes."""
-    judged: dict[str, list[Judgement]] = {m: [] for m in modes}
+    """One index per article: its own questions, their near-misses, and the next article's questions
+    as off-topic probes. ``judged`` (if given) receives the per-question judgements."""
+    judged = {m: [] for m in modes} if judged is None else judged
+    threshold = 0.5
     for i, art in enumerate(articles):
         folder = work / f"article-{i:03d}"
         build(write_corpus([art], folder / "corpus"), folder / "index", settings, embedder=embedder)
         retriever = Retriever.load(folder / "index", embedder=embedder, settings=settings)
+        threshold = threshold_of(retriever)
         other = articles[(i + 1) % len(articles)]
-        items = art.gold(questions) + [GoldItem(x.question, ()) for x in other.gold(questions)]
+        items = (
+            art.gold(questions)
+            + near_misses(art, questions)
+            + [GoldItem(x.question, ()) for x in other.gold(questions)]
+        )
         for mode in modes:
-            judged[mode] += judge_all(retriever, items, mode)
-    return {mode: summarise(judged[mode], mode) for mode in modes}
+            judged.setdefault(mode, []).extend(judge_all(retriever, items, mode))
+    return reports_of(judged, threshold)
+
+
+def ftz_loose(
+    embedder: CachedEmbedder, settings: Settings, work: Path, modes: tuple[str, ...] = MODES,
+    judged: Judged | None = None,
+) -> dict[str, EvalReport]:
+    """The loose FTZ gold set on an index of the repository's corpus (the article)."""
+    judged = {m: [] for m in modes} if judged is None else judged
+    build(REPO / "corpus", work / "index", settings, embedder=embedder)
+    retriever = Retriever.load(work / "index", embedder=embedder, settings=settings)
+    items = load_gold(LOOSE)
+    for mode in modes:
+        judged.setdefault(mode, []).extend(judge_all(retriever, items, mode))
+    return reports_of(judged, threshold_of(retriever))
+
+
+def plot(path: Path, squad: Judged, ftz: Judged, threshold: float, n_articles: int, mode: str = "hybrid") -> Path:
+    """The verdict's precision/recall curves (``mode``) with their operating points, as an SVG."""
+    from ftzqa.evaluate import operating_point
+
+    curves = []
+    if squad.get(mode):
+        real = sum(j.kind == "answerable" for j in squad[mode])
+        negatives = len(squad[mode]) - real
+        curves.append(
+            Curve(
+                f"SQuAD per article: {real:,} real, {negatives:,} near-miss + off-topic",
+                pr_curve(squad[mode], FINE),
+                operating_point(squad[mode], threshold),
+            )
+        )
+        near = [j for j in squad[mode] if j.kind != "off_topic"]
+        curves.append(
+            Curve(
+                "SQuAD per article, near-misses as the only negatives",
+                pr_curve(near, FINE),
+                operating_point(near, threshold),
+            )
+        )
+    if ftz.get(mode):
+        curves.append(
+            Curve(
+                f"FTZ loose set: {sum(j.kind == 'answerable' for j in ftz[mode])} real, "
+                f"{sum(j.kind != 'answerable' for j in ftz[mode])} near-miss + off-topic",
+                pr_curve(ftz[mode], FINE),
+                operating_point(ftz[mode], threshold),
+            )
+        )
+    note = (
+        f"{mode}; {n_articles} SQuAD articles; correct = found with a relevant top passage; "
+        "python bench/squad.py"
+    )
+    return write_svg(path, "Found / not found: precision and recall over the threshold", curves, note)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -97,11 +209,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="same as --articles 8 --questions 20")
     p.add_argument("--split", choices=("eval", "dev"), default="eval", help="dev: the tuning articles")
     p.add_argument("--no-per-article", action="store_true")
+    p.add_argument("--plot", type=Path, default=None, help="PR plot (default: docs/verdict-pr.svg on a full run)")
     add_setting_flags(p)
     args = p.parse_args(argv)
     quiet()
     if args.quick:
         args.articles, args.questions = args.articles or 8, args.questions or 20
+    full = not (args.articles or args.questions) and args.split == "eval" and not args.no_per_article
+    plot_path = args.plot or (PLOT if full else REPO / "bench" / "results" / f"verdict-pr-{args.split}.svg")
     settings = settings_from(args)
     times: dict[str, float] = {}
     started = time.perf_counter()
@@ -110,34 +225,64 @@ def main(argv: list[str] | None = None) -> int:
         articles = (evaluation_articles if args.split == "eval" else dev_articles)(everything)
         articles = articles[: args.articles] if args.articles else articles
         embedder = CachedEmbedder()
-        embedder.encode([x.question for a in articles for x in a.gold(args.questions)])  # one batch
+        near = {a.title: near_misses(a, args.questions) for a in articles}
+        embedder.encode(
+            [x.question for a in articles for x in a.gold(args.questions)]
+            + [x.question for items in near.values() for x in items]
+        )  # one batch
     results: dict[str, dict[str, EvalReport]] = {}
+    squad_judged: Judged = {}
+    ftz_judged: Judged = {}
+    threshold = 0.5
     with tempfile.TemporaryDirectory(prefix="ftzqa-squad-") as tmp:
         with timed("pooled", times):
             results["pooled"] = pooled(articles, embedder, settings, Path(tmp) / "pooled", args.questions)
         embedder.save()
+        with timed("pooled off-topic", times):
+            results["pooled_off_topic"] = pooled_off_topic(
+                articles, embedder, settings, Path(tmp) / "pooled-off-topic", args.questions
+            )
+        embedder.save()
         if not args.no_per_article:
             with timed("per-article", times):
-                results["per_article"] = per_article(articles, embedder, settings, Path(tmp), args.questions)
+                results["per_article"] = per_article(
+                    articles, embedder, settings, Path(tmp), args.questions, judged=squad_judged
+                )
+        with timed("ftz loose", times):
+            results["ftz_loose"] = ftz_loose(embedder, settings, Path(tmp) / "ftz", judged=ftz_judged)
+        threshold = results["ftz_loose"]["hybrid"].threshold
     embedder.save()
     times["total"] = round(time.perf_counter() - started, 1)
     n_q = sum(len(a.gold(args.questions)) for a in articles)
-    print(f"\nSQuAD v1.1 train, {len(articles)} {args.split} articles, {n_q} questions")
+    n_near = sum(len(v) for v in near.values())
+    half = len(articles) // 2
+    print(f"\nSQuAD v1.1 train, {len(articles)} {args.split} articles, {n_q} questions, {n_near} near-misses")
     print(f"settings: {settings_dict(settings)}")
+    titles = {
+        "pooled": "pooled (all articles in one index, their questions)",
+        "pooled_off_topic": f"pooled off-topic ({half} articles in one index, the other {len(articles) - half}'s "
+        "questions asked of it)",
+        "per_article": "per article (own questions, their near-misses, the next article's questions as off-topic)",
+        "ftz_loose": f"FTZ loose set ({LOOSE.relative_to(REPO)}) on the article",
+    }
     for name, reports in results.items():
-        print(f"\n{name.replace('_', '-')}:\n{format_reports(reports)}")
+        print(f"\n{titles[name]}:\n{format_reports(reports)}")
+        if name != "pooled_off_topic":
+            print(f"\n{format_curve(reports)}")
     print(f"\ntimes (s): {times}; texts embedded this run: {embedder.embedded}")
     out = write_results(
         f"squad-{args.split}",
         {
             "articles": [a.title for a in articles],
             "questions": n_q,
+            "near_misses": n_near,
             "settings": settings_dict(settings),
             "seconds": times,
             "results": {k: {m: r.to_dict() for m, r in v.items()} for k, v in results.items()},
         },
     )
     print(f"wrote {out}")
+    print(f"wrote {plot(plot_path, squad_judged, ftz_judged, threshold, len(articles))}")
     return 0
 
 

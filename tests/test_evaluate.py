@@ -21,6 +21,7 @@ from ftzqa.evaluate import (
     load_gold,
     ndcg,
     reciprocal_rank,
+    searched_queries,
     summarise,
 )
 from ftzqa.types import Answer, Hit, Passage, Span
@@ -101,7 +102,8 @@ def test_judge_evidence_checks_the_top_hit_sentence() -> None:
 
 
 def test_judge_off_topic_and_empty_hits() -> None:
-    assert judge(answer(["a"], found=False), []) == Judgement(off_topic=True, found=False)
+    off = judge(answer(["a"], found=False), [])
+    assert off == Judgement(off_topic=True, found=False, kind="off_topic", confidence=0.1)
     j = judge(Answer(question="q", found=False, hits=[]), ["x"])
     assert j.first_relevant is None and j.rr == 0.0 and j.ndcg == 0.0 and j.evidence_ok is None
 
@@ -247,3 +249,203 @@ def test_unknown_names_signal_counts_names_absent_from_the_index() -> None:
     known = {"zone", "tang", "wenhong"}
     sig = signals(["zone", "brazil"], {"zone"}, 0.5, lambda t: 1.0, known.__contains__, names)
     assert sig.unknown_names == 1 / 3 and sig.coverage == 0.5 and sig.unknown == 0.5
+
+
+# --- kinds, fully right, near-misses, follow-ups, the verdict's PR curve ---------------------
+
+
+def test_gold_item_kind_defaults_and_checks() -> None:
+    assert GoldItem("q", ("a",)).kind == "answerable"
+    assert GoldItem("q", ()).kind == "off_topic" and GoldItem("q", ()).off_topic
+    near = GoldItem("q", (), "near_miss")
+    assert not near.off_topic and not near.answerable and not near.followup
+    assert GoldItem("and x", (), "near_miss", previous="q").followup
+    with pytest.raises(ValueError, match="kind"):
+        GoldItem("q", (), "maybe")
+    with pytest.raises(ValueError, match="answers"):
+        GoldItem("q", (), "answerable")
+    with pytest.raises(ValueError, match="answers"):
+        GoldItem("q", ("a",), "near_miss")
+
+
+def test_load_gold_kinds_and_previous(tmp_path: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    rows = [
+        {"question": "qilu trains jan-july", "answers": ["879 trains"]},
+        {"question": "and the yoy increase", "answers": ["41.5%"], "previous": "qilu trains jan-july"},
+        {"question": "qilu trains to laos", "answers": [], "kind": "near_miss"},
+        {"question": "capital of france", "answers": []},
+        {"question": "and in 2019", "answers": [], "kind": "near_miss", "previous": "and the yoy increase"},
+    ]
+    gold.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    items = load_gold(gold)
+    assert [i.kind for i in items] == ["answerable", "answerable", "near_miss", "off_topic", "near_miss"]
+    assert [i.previous for i in items] == [None, "qilu trains jan-july", None, None, "and the yoy increase"]
+
+
+def test_the_original_gold_file_loads_unchanged() -> None:
+    items = load_gold(Path(__file__).parent / "data" / "ftz_gold.jsonl")
+    assert {i.kind for i in items} == {"answerable", "off_topic"}
+    assert sum(i.answerable for i in items) == 32 and sum(i.off_topic for i in items) == 9
+    assert not any(i.followup for i in items)
+
+
+@pytest.mark.parametrize(
+    "line, words",
+    [
+        ('{"question": "q", "answers": [], "kind": "maybe"}', '"kind" must be one of'),
+        ('{"question": "q", "answers": [], "kind": "answerable"}', 'needs "answers"'),
+        ('{"question": "q", "answers": ["a"], "kind": "near_miss"}', 'must have "answers": []'),
+        ('{"question": "q", "answers": ["a"], "previous": 3}', '"previous" must be'),
+        ('{"question": "q", "answers": ["a"], "previous": " "}', '"previous" must be'),
+    ],
+)
+def test_load_gold_names_a_bad_kind_or_previous(tmp_path: Path, line: str, words: str) -> None:
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"question": "ok?", "answers": ["a"]}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(GoldFileError) as err:
+        load_gold(gold)
+    assert f"{gold}:2" in str(err.value) and words in str(err.value)
+
+
+def test_load_gold_refuses_ambiguous_and_circular_chains(tmp_path: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        '{"question": "and b", "answers": ["x"], "previous": "q1"}\n'
+        '{"question": "and b", "answers": ["x"], "previous": "q2"}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(GoldFileError, match="two different previous"):
+        load_gold(gold)
+    gold.write_text(
+        '{"question": "and a", "answers": ["x"], "previous": "and b"}\n'
+        '{"question": "and b", "answers": ["x"], "previous": "and a"}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(GoldFileError, match="circle"):
+        load_gold(gold)
+
+
+def test_follow_ups_are_searched_as_the_product_rewrites_them_in_order() -> None:
+    from ftzqa.web.followup import resolve
+
+    first = "How many trains did the Qilu train run?"
+    items = [
+        GoldItem(first, ("879 trains",)),
+        GoldItem("And Yunnan?", (), "near_miss", previous=first),
+        GoldItem("what about the value", (), "near_miss", previous="And Yunnan?"),
+        GoldItem("standalone question", ("x",)),
+    ]
+    second = resolve("And Yunnan?", first).query
+    third = resolve("what about the value", second).query
+    assert second != "And Yunnan?" and third != resolve("what about the value", "And Yunnan?").query
+    assert searched_queries(items) == [first, second, third, "standalone question"]
+
+    fake = FakeRetriever(
+        {
+            first: answer(["879 trains ran"]),
+            second: answer(["879 trains ran"], found=True),
+            third: answer(["other"], found=False),
+            "standalone question": answer(["x"]),
+        }
+    )
+    r = evaluate(fake, items)
+    assert [c[0] for c in fake.calls] == [first, second, third, "standalone question"]
+    assert r.followups == 2 and r.followups_right == 1  # the near-miss "And Yunnan?" was answered
+    assert r.near_miss == 2 and r.near_miss_abstained == 0.5 and r.questions == 2
+
+
+def test_fully_right_needs_found_top_hit_and_highlighted_answer() -> None:
+    text = "Trains ran. It ran 879 trains."
+    right = judge(answer([text], evidence=["It ran 879 trains."]), ["879 trains"])
+    wrong_sentence = judge(answer([text], evidence=["Trains ran."]), ["879 trains"])
+    refused = judge(answer([text], found=False, evidence=["It ran 879 trains."]), ["879 trains"])
+    second = judge(answer(["nothing", text]), ["879 trains"])
+    assert right.fully_right and right.correct_found
+    assert not wrong_sentence.fully_right and wrong_sentence.correct_found
+    assert not refused.fully_right and not refused.correct_found
+    assert not second.fully_right and not second.correct_found
+    r = summarise([right, wrong_sentence, refused, second], "hybrid")
+    assert r.fully_right == 0.25 and r.hit_at_1 == 0.75 and r.wrongly_abstained == 0.25
+
+
+def test_near_miss_is_its_own_kind() -> None:
+    answered = judge(answer(["about Qilu"], found=True), [], kind="near_miss")
+    refused = judge(answer(["about Qilu"], found=False), [], kind="near_miss")
+    off = judge(answer(["x"], found=True), [])
+    assert answered.kind == "near_miss" and not answered.off_topic and not answered.fully_right
+    assert refused.fully_right and not refused.correct_found
+    r = summarise([answered, refused, off], "hybrid")
+    assert (r.questions, r.near_miss, r.off_topic) == (0, 2, 1)
+    assert r.near_miss_abstained == 0.5 and r.abstained == 0.0 and r.off_topic_abstained == 0.0
+    assert r.hit_at_1 is None and r.fully_right is None
+    with pytest.raises(ValueError, match="does not agree"):
+        Judgement(off_topic=True, found=False, kind="near_miss")
+
+
+def _scored(kind: str, found: bool, confidence: float, rank: int | None = None) -> Judgement:
+    return Judgement(
+        off_topic=kind == "off_topic",
+        found=found,
+        first_relevant=rank,
+        kind=kind,
+        confidence=confidence,
+        evidence_ok=True if rank == 1 else None,
+    )
+
+
+def test_pr_curve_and_operating_point() -> None:
+    from ftzqa.evaluate import operating_point, pr_curve
+
+    judged = [
+        _scored("answerable", True, 0.9, rank=1),  # correct found
+        _scored("answerable", True, 0.8, rank=2),  # found, wrong top hit
+        _scored("answerable", False, 0.3, rank=1),  # refused, would be right
+        _scored("near_miss", True, 0.7),  # a near-miss answered: a false positive
+        _scored("off_topic", False, 0.2),
+    ]
+    curve = {p.threshold: p for p in pr_curve(judged, [0.0, 0.25, 0.5, 0.95])}
+    assert (curve[0.0].precision, curve[0.0].recall, curve[0.0].found) == (pytest.approx(2 / 5), 2 / 3, 5)
+    assert (curve[0.25].precision, curve[0.25].recall) == (pytest.approx(2 / 4), 2 / 3)
+    assert (curve[0.5].precision, curve[0.5].recall) == (pytest.approx(1 / 3), pytest.approx(1 / 3))
+    assert curve[0.95].precision is None and curve[0.95].recall == 0.0 and curve[0.95].found == 0
+
+    # the operating point is what the product did, even where found and confidence disagree
+    overruled = [*judged[:3], _scored("near_miss", False, 0.7), judged[4]]
+    op = operating_point(overruled, 0.5)
+    assert (op.precision, op.recall, op.threshold) == (pytest.approx(1 / 2), pytest.approx(1 / 3), 0.5)
+
+    r = summarise(judged, "hybrid", threshold=0.391)
+    assert r.threshold == 0.391 and r.operating_point is not None
+    assert r.operating_point.precision == pytest.approx(1 / 3)
+    thresholds = [p.threshold for p in r.pr_curve]
+    assert thresholds == sorted(thresholds) and 0.391 in thresholds and 0.0 in thresholds and 1.0 in thresholds
+    d = r.to_dict()
+    json.dumps(d)
+    assert d["operating_point"] == {"threshold": 0.391, "precision": 0.3333, "recall": 0.3333, "found": 3}
+    assert [0.5, 0.3333, 0.3333] in d["pr_curve"]
+    assert d["off_topic_abstained"] == 1.0 and d["near_miss_abstained"] == 0.0 and d["fully_right"] == 0.3333
+
+
+def test_evaluate_labels_the_operating_point_with_the_retrievers_threshold() -> None:
+    class Abstain:
+        threshold = 0.42
+
+    fake = FakeRetriever({"q": answer(["yes a"])})
+    fake.abstain = Abstain()  # type: ignore[attr-defined]
+    assert evaluate(fake, [GoldItem("q", ("a",))]).threshold == 0.42
+    assert evaluate(FakeRetriever({"q": answer(["yes a"])}), [GoldItem("q", ("a",))]).threshold == 0.5
+
+
+def test_format_reports_shows_the_new_rows_and_the_curve() -> None:
+    from ftzqa.evaluate import format_curve
+
+    judged = [_scored("answerable", True, 0.9, rank=1), _scored("near_miss", True, 0.7)]
+    r = summarise(judged, "hybrid", threshold=0.4)
+    table = format_reports({"hybrid": r})
+    assert next(line for line in table.splitlines() if line.startswith("fully right")).split()[-1] == "1.000"
+    assert next(line for line in table.splitlines() if line.startswith("near-miss abstained")).split()[-1] == "0.000"
+    assert next(line for line in table.splitlines() if line.startswith("follow-ups right")).split()[-1] == "0/0"
+    curve = format_curve({"hybrid": r})
+    assert "0.500 / 1.000 @ 0.400" in curve.splitlines()[-1]
+    assert any(line.startswith("t = 0.80") and "1.000 / 1.000" in line for line in curve.splitlines())

@@ -63,7 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     model(d)
 
     e = sub.add_parser("eval", help="measure retrieval quality on a gold JSONL file")
-    e.add_argument("--gold", required=True, help='JSONL lines {"question": ..., "answers": [...]}')
+    e.add_argument(
+        "--gold",
+        required=True,
+        help='JSONL lines {"question": ..., "answers": [...], "kind": ..., "previous": ...} (see ftzqa.gold)',
+    )
     paths(e, corpus=False)
     e.add_argument("--mode", choices=MODES, default="hybrid")
     e.add_argument("--compare", action="store_true", help="dense, bm25 and hybrid side by side")
@@ -171,6 +175,8 @@ def _eval(args: argparse.Namespace) -> int:
         print(json.dumps({m: r.to_dict() for m, r in reports.items()}, indent=2))
     else:
         print(evaluate.format_reports(reports))
+        print()
+        print(evaluate.format_curve(reports))
     return 0
 
 

@@ -1,10 +1,11 @@
-"""Retrieval quality on a gold question set: metrics, the runner and plain-text tables.
+"""Retrieval and verdict quality on a gold question set: metrics, the runner and plain-text tables.
 
-A gold item is ``{"question": ..., "answers": [...]}``; ``answers: []`` marks an off-topic
-question (the documents should not answer it). Relevance is binary and by answer string: a
-passage is relevant when its text contains any answer, case-insensitively.
+The gold file format and follow-up resolution live in ``gold.py`` (re-exported here). Items are
+*answerable* (with answer strings), *near-miss* (on topic, but asking for something the
+documents do not state) or *off-topic*. Relevance is binary and by answer string: a passage
+is relevant when its text contains any answer, case-insensitively.
 
-Measures over the real (answerable) questions, each averaged over those questions:
+Measures over the answerable questions, each averaged over those questions:
 
 - ``hit@1``, ``hit@3``, ``hit@5``: a relevant passage is among the first 1, 3, 5 hits;
 - ``mrr``: mean of 1 / rank of the first relevant hit within the first 10 (0 when none);
@@ -14,88 +15,67 @@ Measures over the real (answerable) questions, each averaged over those question
   the relevant hits returned;
 - ``evidence``: of the questions whose top hit is relevant, the share whose top hit's
   evidence sentence itself contains an answer (does the highlighted sentence hold it?);
+- ``fully_right``: found, the top hit relevant, and its evidence sentence holds an answer;
 - ``wrongly_abstained``: share answered "not in the documents" (``found`` false).
 
-Over off-topic items: ``abstained``, the share answered "not in the documents".
+Over near-miss items: ``near_miss_abstained``; over off-topic items: ``abstained`` (also given
+as ``off_topic_abstained``): the share answered "not in the documents".
+
+Follow-ups (items with ``previous``) count in their own kind, and ``followups_right`` counts
+those fully right (answerable) or abstained (near-miss, off-topic).
+
+The verdict's precision/recall curve: an item is *found at t* when its confidence is at least
+t; a *correct found* is an answerable item found with a relevant top hit. precision(t) =
+correct found / found at t (over every item, so near-misses and off-topic questions found
+count against it); recall(t) = correct found / answerable items. The operating point is what
+the product actually did (its ``found`` flags), labelled with the retriever's threshold.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import FtzqaError
+from .gold import KINDS, GoldFileError, GoldItem, load_gold, searched_queries
 from .types import Answer, Passage
 
+__all__ = [
+    "DEPTH",
+    "KINDS",
+    "EvalReport",
+    "GoldFileError",
+    "GoldItem",
+    "Judgement",
+    "PRPoint",
+    "Searcher",
+    "count_relevant",
+    "evaluate",
+    "format_curve",
+    "format_report",
+    "format_reports",
+    "judge",
+    "judge_all",
+    "load_gold",
+    "ndcg",
+    "operating_point",
+    "pr_curve",
+    "reciprocal_rank",
+    "searched_queries",
+    "summarise",
+    "threshold_of",
+]
+
 DEPTH = 10  # hits retrieved per question; MRR and nDCG look this deep
-
-
-class GoldFileError(FtzqaError, ValueError):
-    """The gold question file is missing or has a bad line."""
-
-
-@dataclass(frozen=True, slots=True)
-class GoldItem:
-    question: str
-    answers: tuple[str, ...]  # empty: off-topic, the documents should not answer
-
-    @property
-    def off_topic(self) -> bool:
-        return not self.answers
+DEFAULT_THRESHOLD = 0.5  # operating point label when the retriever has no abstain.threshold
+CURVE_THRESHOLDS = tuple(i / 20 for i in range(21))  # 0.00, 0.05, ..., 1.00
 
 
 class Searcher(Protocol):
     """What ``evaluate`` needs: ``ftzqa.retrieve.Retriever`` or a stand-in."""
 
     def search(self, question: str, k: int = 5, mode: str = "hybrid") -> Answer: ...
-
-
-def load_gold(path: str | Path) -> list[GoldItem]:
-    """Read a JSONL gold file; blank lines are skipped, bad lines raise GoldFileError naming the line."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise GoldFileError(
-            f"gold file {str(path)!r} does not exist; pass --gold with a JSONL file"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GoldFileError(f"gold file {str(path)!r} cannot be read as UTF-8 text ({exc})") from None
-    items = []
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            items.append(_parse_line(line, f"{path}:{number}"))
-    if not items:
-        raise GoldFileError(f"gold file {str(path)!r} has no questions; add lines like {_EXAMPLE}")
-    return items
-
-
-_EXAMPLE = '{"question": "Who is Tang Wenhong?", "answers": ["Director"]}'
-
-
-def _parse_line(line: str, where: str) -> GoldItem:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise GoldFileError(
-            f"{where}: not valid JSON ({exc.msg}); each line must look like {_EXAMPLE}"
-        ) from None
-    if not isinstance(row, dict):
-        raise GoldFileError(f"{where}: expected a JSON object, got {type(row).__name__}; use {_EXAMPLE}")
-    question = row.get("question")
-    if not isinstance(question, str) or not question.strip():
-        raise GoldFileError(f'{where}: "question" must be non-empty text, got {question!r}')
-    answers = row.get("answers")
-    if not isinstance(answers, list) or not all(isinstance(a, str) and a.strip() for a in answers):
-        raise GoldFileError(
-            f'{where}: "answers" must be a list of non-empty strings ([] for an off-topic question), '
-            f"got {answers!r}"
-        )
-    return GoldItem(question=question, answers=tuple(answers))
 
 
 # --- pure metric math -------------------------------------------------------------------
@@ -126,7 +106,10 @@ def ndcg(relevance: Sequence[bool], n_relevant: int, depth: int = DEPTH) -> floa
 
 @dataclass(frozen=True, slots=True)
 class Judgement:
-    """One question's outcome, kept so that results of several indexes can be pooled."""
+    """One question's outcome, kept so that results of several indexes can be pooled.
+
+    ``off_topic`` and ``kind`` agree: give either (``kind`` "" follows ``off_topic``).
+    """
 
     off_topic: bool
     found: bool
@@ -134,17 +117,49 @@ class Judgement:
     rr: float = 0.0
     ndcg: float = 0.0
     evidence_ok: bool | None = None  # None unless the top hit is relevant
+    kind: str = ""  # answerable | near_miss | off_topic
+    confidence: float = 0.0
+    followup: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", "off_topic" if self.off_topic else "answerable")
+        if self.kind not in KINDS or self.off_topic != (self.kind == "off_topic"):
+            raise ValueError(f"kind {self.kind!r} does not agree with off_topic={self.off_topic}")
+
+    @property
+    def correct_found(self) -> bool:
+        """Answerable, found, and the top hit relevant."""
+        return self.kind == "answerable" and self.found and self.first_relevant == 1
+
+    @property
+    def fully_right(self) -> bool:
+        """Answerable: correct found with the answer in the highlighted sentence; else: abstained."""
+        if self.kind == "answerable":
+            return self.correct_found and self.evidence_ok is True
+        return not self.found
 
 
 def judge(
-    answer: Answer, answers: Sequence[str], n_relevant: int | None = None, depth: int = DEPTH
+    answer: Answer,
+    answers: Sequence[str],
+    n_relevant: int | None = None,
+    depth: int = DEPTH,
+    *,
+    kind: str = "",
+    followup: bool = False,
 ) -> Judgement:
-    """Score one Answer against its gold answers ([] = off-topic).
+    """Score one Answer against its gold answers ([] = should not be answered).
 
     ``n_relevant``: relevant passages in the index; None counts only the relevant hits returned.
+    ``kind``: "" means answerable when there are answers, else off-topic.
     """
+    kind = kind or ("answerable" if answers else "off_topic")
+    confidence = float(answer.confidence)
     if not answers:
-        return Judgement(off_topic=True, found=answer.found)
+        return Judgement(
+            off_topic=kind == "off_topic", found=answer.found, kind=kind, confidence=confidence, followup=followup
+        )
     relevance = [contains_answer(h.passage.text, answers) for h in answer.hits]
     total = sum(relevance[:depth]) if n_relevant is None else max(n_relevant, sum(relevance[:depth]))
     evidence = contains_answer(answer.hits[0].evidence.text, answers) if relevance and relevance[0] else None
@@ -155,15 +170,55 @@ def judge(
         rr=reciprocal_rank(relevance, depth),
         ndcg=ndcg(relevance, total, depth),
         evidence_ok=evidence,
+        kind=kind,
+        confidence=confidence,
+        followup=followup,
     )
 
 
 @dataclass(frozen=True, slots=True)
+class PRPoint:
+    threshold: float
+    precision: float | None  # None when nothing is found at this threshold
+    recall: float | None  # None without answerable items
+    found: int  # items found at this threshold
+
+    def triple(self) -> list[float | None]:
+        return [_round(self.threshold), _round(self.precision), _round(self.recall)]
+
+
+def _pr(judgements: Sequence[Judgement], found: Sequence[bool], threshold: float) -> PRPoint:
+    answerable = sum(1 for j in judgements if j.kind == "answerable")
+    n_found = sum(found)
+    correct = sum(
+        1 for j, f in zip(judgements, found, strict=True) if f and j.kind == "answerable" and j.first_relevant == 1
+    )
+    return PRPoint(
+        threshold=threshold,
+        precision=correct / n_found if n_found else None,
+        recall=correct / answerable if answerable else None,
+        found=n_found,
+    )
+
+
+def pr_curve(judgements: Iterable[Judgement], thresholds: Iterable[float] = CURVE_THRESHOLDS) -> list[PRPoint]:
+    """Precision and recall of the verdict "found when confidence >= t", for each threshold t."""
+    items = list(judgements)
+    return [_pr(items, [j.confidence >= t for j in items], t) for t in thresholds]
+
+
+def operating_point(judgements: Iterable[Judgement], threshold: float) -> PRPoint:
+    """Precision and recall of what the product did (its ``found`` flags)."""
+    items = list(judgements)
+    return _pr(items, [j.found for j in items], threshold)
+
+
+@dataclass(frozen=True, slots=True)
 class EvalReport:
-    """Averages over the real questions (and the off-topic ones); rates are None when undefined."""
+    """Averages over the answerable questions (and the others); rates are None when undefined."""
 
     mode: str
-    questions: int  # real questions
+    questions: int  # answerable questions
     off_topic: int  # off-topic questions
     hit_at_1: float | None
     hit_at_3: float | None
@@ -171,26 +226,59 @@ class EvalReport:
     mrr: float | None
     ndcg_at_10: float | None
     evidence: float | None  # over `evidence_questions`
-    evidence_questions: int  # real questions whose top hit is relevant
+    evidence_questions: int  # answerable questions whose top hit is relevant
     wrongly_abstained: float | None
     abstained: float | None  # over off-topic questions
+    near_miss: int = 0  # near-miss questions
+    fully_right: float | None = None  # over answerable questions
+    near_miss_abstained: float | None = None
+    followups: int = 0  # follow-up questions (of every kind)
+    followups_right: int = 0
+    threshold: float = DEFAULT_THRESHOLD  # the operating point's label
+    operating_point: PRPoint | None = None
+    pr_curve: tuple[PRPoint, ...] = ()
+
+    @property
+    def off_topic_abstained(self) -> float | None:
+        return self.abstained
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        out: dict[str, Any] = {}
+        for key, value in asdict(self).items():
+            if key == "pr_curve":
+                out[key] = [p.triple() for p in self.pr_curve]
+            elif key == "operating_point":
+                op = self.operating_point
+                out[key] = None if op is None else {k: _round(v) for k, v in asdict(op).items()}
+            else:
+                out[key] = _round(value)
+        out["off_topic_abstained"] = _round(self.off_topic_abstained)
+        return out
+
+
+def _round(value: Any) -> Any:
+    return round(value, 4) if isinstance(value, float) else value
 
 
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def summarise(judgements: Iterable[Judgement], mode: str) -> EvalReport:
+def summarise(
+    judgements: Iterable[Judgement], mode: str, threshold: float = DEFAULT_THRESHOLD
+) -> EvalReport:
     """Pool per-question judgements (possibly from several indexes) into one report."""
     items = list(judgements)
-    real = [j for j in items if not j.off_topic]
-    off = [j for j in items if j.off_topic]
+    real = [j for j in items if j.kind == "answerable"]
+    near = [j for j in items if j.kind == "near_miss"]
+    off = [j for j in items if j.kind == "off_topic"]
+    followups = [j for j in items if j.followup]
 
     def hit(k: int) -> float | None:
         return _mean([1.0 if j.first_relevant is not None and j.first_relevant <= k else 0.0 for j in real])
+
+    def abstained(group: list[Judgement]) -> float | None:
+        return _mean([0.0 if j.found else 1.0 for j in group])
 
     checked = [j.evidence_ok for j in real if j.evidence_ok is not None]
     return EvalReport(
@@ -205,7 +293,15 @@ def summarise(judgements: Iterable[Judgement], mode: str) -> EvalReport:
         evidence=_mean([1.0 if ok else 0.0 for ok in checked]),
         evidence_questions=len(checked),
         wrongly_abstained=_mean([0.0 if j.found else 1.0 for j in real]),
-        abstained=_mean([0.0 if j.found else 1.0 for j in off]),
+        abstained=abstained(off),
+        near_miss=len(near),
+        fully_right=_mean([1.0 if j.fully_right else 0.0 for j in real]),
+        near_miss_abstained=abstained(near),
+        followups=len(followups),
+        followups_right=sum(1 for j in followups if j.fully_right),
+        threshold=threshold,
+        operating_point=operating_point(items, threshold) if items else None,
+        pr_curve=tuple(pr_curve(items, sorted({*CURVE_THRESHOLDS, threshold}))),
     )
 
 
@@ -214,6 +310,12 @@ def index_passages(retriever: object) -> list[Passage] | None:
     index = getattr(retriever, "index", None)
     passages = getattr(index, "passages", None)
     return list(passages) if isinstance(passages, list) else None
+
+
+def threshold_of(retriever: object) -> float:
+    """The retriever's verdict threshold (``retriever.abstain.threshold``), else 0.5."""
+    value = getattr(getattr(retriever, "abstain", None), "threshold", None)
+    return float(value) if isinstance(value, int | float) else DEFAULT_THRESHOLD
 
 
 def count_relevant(texts: Sequence[str], answers: Sequence[str]) -> int:
@@ -226,20 +328,20 @@ def evaluate(
     retriever: Searcher, items: Sequence[GoldItem], mode: str = "hybrid", depth: int = DEPTH
 ) -> EvalReport:
     """Run every gold question through ``retriever.search(question, depth, mode)`` and score it."""
-    return summarise(judge_all(retriever, items, mode, depth), mode)
+    return summarise(judge_all(retriever, items, mode, depth), mode, threshold_of(retriever))
 
 
 def judge_all(
     retriever: Searcher, items: Sequence[GoldItem], mode: str = "hybrid", depth: int = DEPTH
 ) -> list[Judgement]:
-    """Per-question judgements of ``items`` against one retriever."""
+    """Per-question judgements of ``items`` against one retriever (follow-ups resolved first)."""
     passages = index_passages(retriever)
     texts = [p.text.lower() for p in passages] if passages is not None else None
     out = []
-    for item in items:
-        answer = retriever.search(item.question, k=depth, mode=mode)
+    for item, query in zip(items, searched_queries(items), strict=True):
+        answer = retriever.search(query, k=depth, mode=mode)
         n_relevant = count_relevant(texts, item.answers) if texts is not None and item.answers else None
-        out.append(judge(answer, item.answers, n_relevant, depth))
+        out.append(judge(answer, item.answers, n_relevant, depth, kind=item.kind, followup=item.followup))
     return out
 
 
@@ -252,7 +354,9 @@ ROWS = (
     ("MRR@10", "mrr"),
     ("nDCG@10", "ndcg_at_10"),
     ("evidence", "evidence"),
+    ("fully right", "fully_right"),
     ("wrongly abstained", "wrongly_abstained"),
+    ("near-miss abstained", "near_miss_abstained"),
     ("off-topic abstained", "abstained"),
 )
 
@@ -265,6 +369,16 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _table(head: list[str], body: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    lines = [
+        "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row))
+        for row in [head, *body]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def format_report(report: EvalReport) -> str:
     """One report as a two-column table."""
     return format_reports({report.mode: report})
@@ -273,18 +387,37 @@ def format_report(report: EvalReport) -> str:
 def format_reports(reports: Mapping[str, EvalReport]) -> str:
     """Reports side by side, one column each (e.g. dense, bm25, hybrid)."""
     names = list(reports)
-    first = next(iter(reports.values()), None)
-    if first is None:
+    if not names:
         return "(no reports)"
-    head = [""] + names
     body = [[label] + [_cell(getattr(reports[n], attr)) for n in names] for label, attr in ROWS]
+    body.append(["follow-ups right"] + [f"{reports[n].followups_right}/{reports[n].followups}" for n in names])
     body.append(["questions"] + [str(reports[n].questions) for n in names])
+    body.append(["near-miss questions"] + [str(reports[n].near_miss) for n in names])
     body.append(["off-topic questions"] + [str(reports[n].off_topic) for n in names])
     body.append(["evidence checked on"] + [str(reports[n].evidence_questions) for n in names])
-    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
-    lines = [
-        "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row))
-        for row in [head, *body]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return _table([""] + names, body)
+
+
+def format_curve(reports: Mapping[str, EvalReport], step: float = 0.1) -> str:
+    """The verdict's precision / recall per threshold (every ``step``), and the operating point."""
+    names = list(reports)
+    if not names:
+        return "(no reports)"
+    thresholds = sorted({round(p.threshold, 4) for n in names for p in reports[n].pr_curve})
+    every = max(1, round(step * 20))  # the curve is on a 0.05 grid
+    shown = [t for t in thresholds if round(t * 20) == t * 20 and round(t * 20) % every == 0]
+    body = []
+    for t in shown:
+        row = [f"t = {t:.2f}"]
+        for n in names:
+            point = next((p for p in reports[n].pr_curve if round(p.threshold, 4) == t), None)
+            row.append("–" if point is None else f"{_cell(point.precision)} / {_cell(point.recall)}")
+        body.append(row)
+    op_row = ["operating point"]
+    for n in names:
+        op = reports[n].operating_point
+        op_row.append(
+            "–" if op is None else f"{_cell(op.precision)} / {_cell(op.recall)} @ {reports[n].threshold:.3f}"
+        )
+    body.append(op_row)
+    return "verdict precision / recall (found when confidence >= t)\n" + _table([""] + names, body)
