@@ -338,7 +338,9 @@ def judge_all(
     passages = index_passages(retriever)
     texts = [p.text.lower() for p in passages] if passages is not None else None
     out = []
-    for item, query in zip(items, searched_queries(items), strict=True):
+    lexicon = getattr(getattr(retriever, "index", None), "lexicon", None)
+    is_name = getattr(lexicon, "is_name", None)
+    for item, query in zip(items, searched_queries(items, is_name), strict=True):
         answer = retriever.search(query, k=depth, mode=mode)
         n_relevant = count_relevant(texts, item.answers) if texts is not None and item.answers else None
         out.append(judge(answer, item.answers, n_relevant, depth, kind=item.kind, followup=item.followup))

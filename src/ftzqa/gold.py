@@ -19,7 +19,7 @@ One question per line::
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,11 +140,12 @@ def _chains(items: Sequence[GoldItem], where: str) -> dict[str, str | None]:
     return before
 
 
-def searched_queries(items: Sequence[GoldItem]) -> list[str]:
+def searched_queries(items: Sequence[GoldItem], is_name: Callable[[str], bool] | None = None) -> list[str]:
     """What the product searches for each item: follow-ups rewritten by its own follow-up rule.
 
     A follow-up's ``previous`` is resolved first when it is itself a follow-up in ``items``
-    (so "and for Jiangsu" -> "and what about exports" chains resolve in order).
+    (so "and for Jiangsu" -> "and what about exports" chains resolve in order). ``is_name``
+    tells names typed in lower case, as the page does with the index's lexicon.
     """
     from .web.followup import resolve
 
@@ -154,7 +155,7 @@ def searched_queries(items: Sequence[GoldItem]) -> list[str]:
     def searched(question: str) -> str:
         if question not in memo:
             previous = before.get(question)
-            memo[question] = question if previous is None else resolve(question, searched(previous)).query
+            memo[question] = question if previous is None else resolve(question, searched(previous), is_name).query
         return memo[question]
 
     return [item.question if item.previous is None else searched(item.question) for item in items]
