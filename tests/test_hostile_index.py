@@ -190,6 +190,16 @@ def test_lock_file_symlink_is_refused_and_its_target_untouched(
         pass
 
 
+def test_lock_that_is_a_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = write_corpus(tmp_path / "corpus")
+    index = tmp_path / "index"
+    build(corpus, index, embedder=FakeEmbedder())
+    (index / ".lock").unlink(missing_ok=True)
+    (index / ".lock").mkdir()
+    assert cli.main(["build", "--corpus", str(corpus), "--index", str(index)]) == 2
+    assert ".lock is not a plain file (a folder)" in _one_line_error(capsys.readouterr().err)
+
+
 def test_lock_symlink_to_a_folder_is_one_line_in_add(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     corpus = write_corpus(tmp_path / "corpus")
     index = tmp_path / "index"

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexDamagedError, StorageError
+from .errors import FtzqaError, IndexDamagedError, StorageError
 
 POINTER = "CURRENT"
 LOCK = ".lock"
@@ -248,13 +248,14 @@ def writer_lock(index_dir: Path, timeout: float = 600.0) -> Iterator[None]:
     The lock file must be a plain file inside the index folder: a symbolic link is refused (it
     would make the lock create or truncate a file elsewhere).
     """
-    from filelock import FileLock
+    from filelock import FileLock, Timeout
 
     path = index_dir / LOCK
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        info = os.fstat(fd)
+        fd = os.open(path, flags, 0o644)
+        mode = os.fstat(fd).st_mode
         os.close(fd)
     except OSError as exc:
         if os.path.islink(path):
@@ -262,8 +263,22 @@ def writer_lock(index_dir: Path, timeout: float = 600.0) -> Iterator[None]:
                 f"{path} is a symbolic link, not the lock file ftzqa creates; remove it (rm {path}) "
                 "and run the command again"
             ) from None
-        raise storage_error(exc, f"create the lock file {path}") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise IndexDamagedError(f"{path} is not a plain file; remove it (rm {path}) and run the command again")
-    with FileLock(str(path), timeout=timeout):
+        if not os.path.lexists(path):
+            raise storage_error(exc, f"create the lock file {path}") from exc
+        mode = os.lstat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise IndexDamagedError(
+            f"{path} is not a plain file (a {_kind(mode)}); remove it (rm -r {path}) and run the command again"
+        )
+    lock = FileLock(str(path), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise FtzqaError(
+            f"another ftzqa build or add has held {path} for {timeout:g} s; wait for it to finish "
+            "and run the command again"
+        ) from None
+    try:
         yield
+    finally:
+        lock.release()
