@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7860
+# extra app.py flags, e.g. ARGS="--auth-file users.txt --upload-users alice" (README: Deploying)
+ARGS ?=
 
 .PHONY: run test install lint bench bench-quality bench-speed bench-load calibrate screenshot clean
 
@@ -20,7 +22,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python app.py --host $(HOST) --port $(PORT)
+	$(BIN)/python app.py --host $(HOST) --port $(PORT) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench app.py

@@ -2,15 +2,20 @@
 
 Flags: --host / --port (or Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT), --index
 (FTZQA_INDEX_DIR, default ``index``), --corpus (FTZQA_CORPUS_DIR, default ``corpus``), --k.
-The index is built first when it is missing or older than the corpus.
+Access: --auth user:password (repeatable; FTZQA_AUTH, comma-separated), --auth-file FILE (one
+user:password per line), --read-only (FTZQA_READ_ONLY=1), --upload-users alice,bob
+(FTZQA_UPLOAD_USERS). An existing index is served at once and refreshed in the background when
+the corpus changed; a missing one is built first.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 
-from ftzqa.settings import Settings, default_corpus_dir, default_index_dir
+from ftzqa.settings import Settings, default_corpus_dir, default_index_dir, env_flag
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -22,9 +27,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--corpus", default=default_corpus_dir(), help="corpus folder (env FTZQA_CORPUS_DIR; %(default)s)"
     )
     parser.add_argument("--k", type=int, default=3, help="passages shown per answer (default: %(default)s)")
+    parser.add_argument(
+        "--auth", action="append", default=[], metavar="USER:PASSWORD",
+        help="require a login; repeat for more users (env FTZQA_AUTH: comma-separated user:password pairs)",
+    )
+    parser.add_argument("--auth-file", metavar="FILE", help="logins, one user:password per line (# comments)")
+    parser.add_argument(
+        "--read-only", action="store_true", default=env_flag("FTZQA_READ_ONLY"),
+        help="no upload panel and no upload handler: nobody can add documents (env FTZQA_READ_ONLY=1)",
+    )
+    parser.add_argument(
+        "--upload-users", metavar="USER,USER", default=os.environ.get("FTZQA_UPLOAD_USERS") or None,
+        help="with logins: only these users may add documents (env FTZQA_UPLOAD_USERS)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.k <= 10:
         parser.error(f"--k of {args.k} is outside 1-10; pass a number from 1 to 10")
+    from ftzqa.web.access import AccessError, make_access
+
+    try:
+        args.access = make_access(
+            args.auth, args.auth_file, os.environ.get("FTZQA_AUTH"), args.read_only, args.upload_users
+        )
+    except AccessError as exc:
+        parser.error(str(exc))
     return args
 
 
@@ -32,12 +58,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("ftzqa").setLevel(logging.INFO)
+    from ftzqa.web.access import exposure_warning
+
+    host = args.host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
+    warning = exposure_warning(host, args.access)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    from ftzqa.errors import FtzqaError
     from ftzqa.web.service import Service
     from ftzqa.web.ui import build_ui, launch
 
-    service = Service(args.corpus, args.index, Settings.from_env())
-    logging.getLogger("ftzqa").info("%s", service.start())
-    launch(build_ui(service, default_k=args.k), server_name=args.host, server_port=args.port)
+    try:
+        service = Service(args.corpus, args.index, Settings.from_env(), access=args.access)
+        logging.getLogger("ftzqa").info("%s", service.start(background=True))
+        demo = build_ui(service, default_k=args.k)
+    except FtzqaError as exc:
+        print(f"app.py: error: {exc}", file=sys.stderr)
+        return 2
+    launch(demo, service, server_name=args.host, server_port=args.port)
     return 0
 
 

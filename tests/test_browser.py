@@ -160,3 +160,10 @@ def test_screenshot_of_an_answer(page: Any, tmp_path: Path) -> None:
     if os.environ.get("UPDATE_SCREENSHOT") or not SCREENSHOT.exists():
         SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copy(shot, SCREENSHOT)
+
+
+def test_question_bubble_is_plain_text(page: Any) -> None:
+    ask(page, "![i](x) **bold** <b>tag</b> [link](http://example.com)")
+    bubble = page.locator("#fq-chat .message-row.user-row").last
+    assert bubble.inner_text() == "![i](x) **bold** <b>tag</b> [link](http://example.com)"
+    assert bubble.locator("img, strong, b, a").count() == 0

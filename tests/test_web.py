@@ -226,13 +226,14 @@ def test_chat_handler_follow_up_and_errors(tmp_path: Path) -> None:
     respond = make_respond(service)
     box, history, previous = respond("How long is the Danube?", [], 2, "hybrid", None)
     assert box == "" and previous == "How long is the Danube?" and len(history) == 2
-    assert history[0] == {"role": "user", "content": "How long is the Danube?"}
+    assert history[0] == {"role": "user", "content": '<div class="fq-question">How long is the Danube?</div>'}
     _, history, previous = respond("And the Rhine?", history, 2, "hybrid", previous)
     assert previous == "How long is the Rhine?" and "Searched for “How long is the Rhine?”" in history[-1]["content"]
     _, history, kept = respond("", history, 2, "hybrid", previous)
     assert kept == previous and "the question is empty" in history[-1]["content"] and len(history) == 5
     _, history, _ = respond("<script>" + "x" * 50_000, history, 2, "hybrid", previous)
-    assert history[-2]["content"].startswith("&lt;script&gt;xxx") and "(50,008 characters)" in history[-2]["content"]
+    shown = history[-2]["content"]
+    assert shown.startswith('<div class="fq-question">&lt;script&gt;xxx') and "(50,008 characters)</div>" in shown
     assert "more than the 2,000 allowed" in history[-1]["content"]
 
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import FtzqaError
-from .settings import MODES, default_corpus_dir, default_index_dir
+from .sanitize import json_safe, one_line, terminal_safe
+from .settings import MAX_K, MODES, default_corpus_dir, default_index_dir
 
 if TYPE_CHECKING:
     from .types import Answer
@@ -53,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("question")
     paths(a, corpus=False)
     model(a)
-    a.add_argument("-k", type=int, default=5, help="number of passages (default: %(default)s)")
+    a.add_argument("-k", type=int, default=5, help=f"number of passages, 1-{MAX_K} (default: %(default)s)")
     a.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval mode (default: %(default)s)")
     a.add_argument("--json", action="store_true", help="print the answer as JSON")
 
@@ -84,11 +85,24 @@ def main(argv: list[str] | None = None) -> int:
         handler = {"build": _build, "ask": _ask, "add": _add, "eval": _eval}[args.command]
         return handler(args)
     except FtzqaError as exc:
-        print(f"ftzqa: error: {exc}", file=sys.stderr)
+        _error(str(exc))
+        return 2
+    except OSError as exc:  # a file ftzqa did not expect to fail: still one line, with the cause
+        where = f" ({exc.filename})" if exc.filename else ""
+        _error(f"{exc.strerror or exc}{where}; check the disk and the file's permissions, then try again")
         return 2
     except KeyboardInterrupt:
         print("ftzqa: interrupted", file=sys.stderr)
         return 130
+
+
+def _error(message: str) -> None:
+    print(f"ftzqa: error: {one_line(message)}", file=sys.stderr)
+
+
+def _say(message: str) -> None:
+    """A message built from file names or document text, on stderr, without terminal controls."""
+    print(f"ftzqa: {one_line(message)}", file=sys.stderr)
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -102,7 +116,7 @@ def _build(args: argparse.Namespace) -> int:
 
     summary = build(args.corpus, args.index, _settings(args), show_progress=sys.stderr.isatty())
     for reason in summary.skipped:
-        print(f"ftzqa: skipped {reason}", file=sys.stderr)
+        _say(f"skipped {reason}")
     print(summary.line())
     return 0
 
@@ -112,8 +126,8 @@ def _add(args: argparse.Namespace) -> int:
 
     report = add(args.files, args.corpus, args.index, _settings(args), show_progress=sys.stderr.isatty())
     for message in report.duplicates:
-        print(f"ftzqa: {message}", file=sys.stderr)
-    print(report.line())
+        _say(message)
+    print(terminal_safe(report.line()))
     return 0
 
 
@@ -127,25 +141,28 @@ def _ask(args: argparse.Namespace) -> int:
     stale = retriever.staleness(args.corpus)
     if stale.stale:
         corpus = args.corpus or retriever.index.manifest["corpus"]
-        print(
-            f"ftzqa: warning: the index is stale (corpus changed: {stale.describe()}); "
-            f"refresh it: ftzqa build --corpus {corpus} --index {args.index}",
-            file=sys.stderr,
+        _say(
+            f"warning: the index is stale (corpus changed: {stale.describe()}); "
+            f"refresh it: ftzqa build --corpus {corpus} --index {args.index}"
         )
     answer = retriever.search(args.question, k=args.k, mode=args.mode)
-    if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    if args.json:  # exact text; C1 and bidi controls written as \u escapes (json escapes the rest)
+        print(json_safe(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2)))
     else:
         print(format_answer(answer, color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
     return 0
 
 
 def format_answer(answer: Answer, color: bool = False) -> str:
-    """Plain-text rendering; the answering sentence is marked with ** ** (or bold when colored)."""
+    """Plain-text rendering; the answering sentence is marked with ** ** (or bold when colored).
+
+    Document text, titles and the question are untrusted: their terminal control sequences,
+    control characters and bidi controls are removed before they are printed.
+    """
     on, off = ("\033[1;33m", "\033[0m") if color else ("**", "**")
-    lines = [f"Q: {answer.question}"]
+    lines = [f"Q: {one_line(answer.question)}"]
     if answer.corrections:
-        lines.append(f"Searched for: {answer.searched}")
+        lines.append(f"Searched for: {one_line(answer.searched)}")
     if answer.found:
         lines.append(f"Found (confidence {answer.confidence:.2f}). {answer.reason}".rstrip())
         lines.append("Best passages:")
@@ -156,9 +173,10 @@ def format_answer(answer: Answer, color: bool = False) -> str:
     for hit in answer.hits:
         p, ev = hit.passage, hit.evidence
         a, b = ev.start - p.start, ev.end - p.start
-        text = p.text[:a] + on + p.text[a:b] + off + p.text[b:]
+        clean = terminal_safe
+        text = clean(p.text[:a]) + on + clean(p.text[a:b]) + off + clean(p.text[b:])
         lines.append("")
-        lines.append(f"[{hit.rank}] score {hit.score:.3f}  {hit.citation}")
+        lines.append(f"[{hit.rank}] score {hit.score:.3f}  {one_line(hit.citation)}")
         lines.append("    " + text.replace("\n", "\n    "))
     return "\n".join(lines)
 

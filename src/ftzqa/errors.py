@@ -25,3 +25,18 @@ class IndexMismatchError(FtzqaError):
 
 class ModelError(FtzqaError):
     """The embedding model cannot be loaded."""
+
+
+class StorageError(FtzqaError, OSError):
+    """A file could not be written (disk full, file size limit, read-only or no permission)."""
+
+    def __str__(self) -> str:  # the message, not OSError's "[Errno n] ..." form
+        return str(self.args[0]) if self.args else ""
+
+
+class IndexDamagedError(IndexMismatchError):
+    """A file of the index folder is damaged or is not what ftzqa wrote (for example a symlink)."""
+
+
+class InvalidSettingError(FtzqaError, ValueError):
+    """A setting from the environment or a flag is not usable."""

@@ -17,7 +17,7 @@ from .chunking import split
 from .corpus import fingerprint, read_corpus
 from .dense import DenseIndex
 from .embed import Embedder
-from .errors import CorpusError, IndexMismatchError, IndexMissingError
+from .errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError
 from .lexicon import Lexicon
 from .script import profile
 from .settings import BM25Settings, ChunkSettings, Settings
@@ -37,6 +37,7 @@ DOCUMENTS = "documents.jsonl"
 DENSE = "dense.faiss"
 SPARSE = "bm25"
 LEXICON = "lexicon.json"
+MAX_MANIFEST_BYTES = 256 * 2**20  # a sha256 per document: far below this for any real corpus
 
 
 def embed_input(passage: Passage, with_title: bool) -> str:
@@ -159,15 +160,23 @@ def _refuse(index_dir: Path, why: str, corpus: str = "corpus") -> IndexMismatchE
 def read_manifest(index_dir: str | Path) -> tuple[Path, dict[str, Any]]:
     """The live generation folder and its checked manifest (format version only)."""
     index_dir = Path(index_dir)
-    gen = current_generation(index_dir)
+    gen = current_generation(index_dir)  # raises IndexDamagedError for a bad CURRENT
     if gen is None or not (gen / MANIFEST).is_file():
         raise IndexMissingError(
             f"no index at {str(index_dir)!r}; build one: {rebuild_command('corpus', index_dir)}"
         )
+    links = sorted(p.name for p in gen.iterdir() if p.is_symlink())
+    if links:
+        raise IndexDamagedError(
+            f"index at {str(index_dir)!r} has symbolic links in {gen.name} ({', '.join(links[:3])}); ftzqa "
+            f"never follows links out of the index; rebuild it: {rebuild_command('corpus', index_dir)}"
+        )
     try:
+        if (gen / MANIFEST).stat().st_size > MAX_MANIFEST_BYTES:
+            raise ValueError("too large")
         manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
         version = manifest["format_version"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         raise _refuse(index_dir, f"has an unreadable {MANIFEST}") from None
     corpus = str(manifest.get("corpus", "corpus"))
     if version != FORMAT_VERSION:

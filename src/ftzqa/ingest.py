@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from .embed import Embedder
 from .errors import CorpusError
 from .index import BuildSummary, build_unlocked
 from .settings import Settings
-from .store import writer_lock
+from .store import atomic_write, writer_lock
 
 MAX_NAME = 120
 
@@ -81,9 +79,7 @@ def copy_into_corpus(sources: list[tuple[str, bytes]], corpus_dir: str | Path) -
             duplicates.append(f"{name}: same content as {existing[digest]}; not added again")
             continue
         target = _free_name(corpus, clean)
-        tmp = corpus / f".tmp-{uuid.uuid4().hex[:12]}{target.suffix}"
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        atomic_write(target, data, f"save {target.name} into the corpus folder {corpus}")
         existing[digest] = target.name
         added.append(target.name)
     return added, duplicates

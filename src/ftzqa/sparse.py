@@ -121,4 +121,27 @@ class SparseIndex:
     @classmethod
     def load(cls, folder: Path, settings: BM25Settings) -> SparseIndex:
         retriever = _bm25s().BM25.load(str(folder), show_progress=False, verbosity=0)
+        _check_arrays(retriever)
         return cls(retriever, settings)
+
+
+def _check_arrays(retriever: Any) -> None:
+    """Refuse BM25 arrays that do not fit together (a damaged or tampered ``bm25/`` folder)."""
+    scores = retriever.scores
+    data, indices, indptr = (np.asarray(scores[k]) for k in ("data", "indices", "indptr"))
+    n = int(scores["num_docs"])
+    vocab = retriever.vocab_dict
+    problems = []
+    term_ids = [v for k, v in vocab.items() if k]  # bm25s keeps "" as a never-queried last term
+    if n < 0 or indptr.ndim != 1 or len(indptr) < 1 or len(data) != len(indices):
+        problems.append("array sizes disagree")
+    elif len(indptr) and (indptr[0] != 0 or indptr[-1] != len(indices) or np.any(np.diff(indptr) < 0)):
+        problems.append("term pointers out of range")
+    elif len(indices) and (indices.min() < 0 or indices.max() >= n):
+        problems.append(f"passage ids out of range 0-{n - 1}")
+    elif term_ids and (min(term_ids) < 0 or max(term_ids) >= len(indptr) - 1):
+        problems.append("term ids out of range")
+    elif not np.all(np.isfinite(data)):
+        problems.append("scores that are not numbers")
+    if problems:
+        raise ValueError(f"BM25 arrays: {problems[0]}")

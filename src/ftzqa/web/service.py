@@ -1,7 +1,9 @@
 """What the page does, without Gradio: load (or build) the index once, answer, add documents.
 
 The Retriever is swapped under a lock after an update, so questions keep being answered while
-documents are added; one update runs at a time.
+documents are added; one update runs at a time. At start, an existing index is served at once
+and refreshed in the background when the corpus changed. Messages meant for users never hold
+server paths (the log has the full text).
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..chunking import split
+from ..corpus import parse_document
 from ..embed import Embedder
-from ..errors import FtzqaError, IndexMissingError
+from ..errors import CorpusError, FtzqaError, IndexMissingError
 from ..index import build
-from ..ingest import add_bytes
+from ..ingest import add_bytes, safe_name
 from ..retrieve import Retriever
+from ..sanitize import redact_paths
 from ..settings import Settings
 from ..store import current_generation
 from ..types import Answer, Document
+from .access import Access
 from .uploads import read_uploads
 
 log = logging.getLogger(__name__)
@@ -52,15 +58,22 @@ class Service:
         index_dir: str | Path = "index",
         settings: Settings | None = None,
         embedder: Embedder | None = None,
+        access: Access | None = None,
     ) -> None:
         self.corpus_dir = Path(corpus_dir)
         self.index_dir = Path(index_dir)
         self.settings = settings or Settings.from_env()
+        self.access = access or Access()
         self._embedder = embedder
         self._retriever: Retriever | None = None
         self._error: FtzqaError | None = None
+        self._warning: str | None = None  # the last update failed; the old index is served
+        self._updating = False
+        self._refresh: threading.Thread | None = None
         self._swap = threading.Lock()
         self._update = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.settings.max_uploads_in_flight)
+        self._last_follow_error = ""
 
     @property
     def embedder(self) -> Embedder:
@@ -70,9 +83,25 @@ class Service:
             self._embedder = SentenceTransformerEmbedder(self.settings.model, self.settings.device)
         return self._embedder
 
-    def start(self) -> str:
-        """Load the index, building it first when missing or stale. Never raises FtzqaError:
-        a failure is kept and shown as the answer to every question until an update succeeds."""
+    # --- messages for users --------------------------------------------------------------------
+
+    def public(self, message: str) -> str:
+        """``message`` without server paths: the corpus and index folders by their names, any
+        other absolute path by its last part."""
+        return redact_paths(
+            message, {self.corpus_dir: self.corpus_dir.name or "corpus", self.index_dir: self.index_dir.name or "index"}
+        )
+
+    # --- start and background refresh ------------------------------------------------------------
+
+    def start(self, *, background: bool = False) -> str:
+        """Load the index; build it when missing; refresh it when the corpus changed.
+
+        With ``background``, an existing index is served at once and the refresh runs in a
+        thread (the status line says so). Never raises FtzqaError: a failure is kept and shown
+        as the answer to every question until an update succeeds; a failed refresh keeps the
+        last good index and shows a warning.
+        """
         with self._update:
             retriever: Retriever | None = None
             try:
@@ -82,26 +111,60 @@ class Service:
                     self._set(retriever)
                     return f"loaded the index at {self.index_dir}"
                 log.info("corpus changed (%s); updating the index", stale.describe())
+                self._set(retriever)  # serve it while the update runs
             except IndexMissingError:
                 log.info("no index at %s; building it from %s", self.index_dir, self.corpus_dir)
             except FtzqaError as exc:  # damaged or built differently: say how to rebuild, do not guess
                 return self._fail(exc)
+            if not (background and retriever is not None):
+                return self._rebuild(retriever)
+            with self._swap:
+                self._updating = True
+            self._refresh = threading.Thread(target=self._rebuild_locked, args=(retriever,), daemon=True)
+            self._refresh.start()
+            return f"loaded the index at {self.index_dir}; updating it in the background (the corpus changed)"
+
+    def wait_for_update(self, timeout: float | None = None) -> bool:
+        """Wait for a background refresh; True when none is running any more."""
+        if self._refresh is not None:
+            self._refresh.join(timeout)
+            return not self._refresh.is_alive()
+        return True
+
+    def _rebuild_locked(self, retriever: Retriever | None) -> None:
+        with self._update:
             try:
-                summary = build(self.corpus_dir, self.index_dir, self.settings, embedder=self.embedder)
-                self._set(self._load())
-                return summary.line()
-            except FtzqaError as exc:
-                if retriever is None:
-                    return self._fail(exc)
-                self._set(retriever)
-                log.warning("kept the existing index; update failed: %s", exc)
-                return f"kept the existing index; the update failed: {exc}"
+                log.info("%s", self._rebuild(retriever))
+            except Exception:  # a thread has nobody to raise to: keep serving, say so
+                log.exception("updating the index failed")
+                self._warn("the update failed unexpectedly; the details are in the server log")
+            finally:
+                with self._swap:
+                    self._updating = False
+
+    def _rebuild(self, retriever: Retriever | None) -> str:
+        """Build and load; on failure keep ``retriever`` (if any) with a warning. Caller holds _update."""
+        try:
+            summary = build(self.corpus_dir, self.index_dir, self.settings, embedder=self.embedder)
+            self._set(self._load())
+            return summary.line()
+        except FtzqaError as exc:
+            if retriever is None:
+                return self._fail(exc)
+            self._set(retriever)
+            log.warning("kept the existing index; update failed: %s", exc)
+            self._warn(str(exc))
+            return f"kept the existing index; the update failed: {self.public(str(exc))}"
+
+    def _warn(self, message: str) -> None:
+        with self._swap:
+            self._warning = message
 
     def _fail(self, exc: FtzqaError) -> str:
         log.error("%s", exc)
         with self._swap:
             self._retriever, self._error = None, exc
-        return f"error: {exc}"
+        return f"error: {self.public(str(exc))}"
 
     def _load(self) -> Retriever:
         return Retriever.load(
@@ -110,7 +173,7 @@ class Service:
 
     def _set(self, retriever: Retriever) -> None:
         with self._swap:
-            self._retriever, self._error = retriever, None
+            self._retriever, self._error, self._warning = retriever, None, None
 
     def _follow_other_writers(self) -> None:
         """Load the new generation when another process (``ftzqa add``/``build``) replaced the index.
@@ -120,7 +183,13 @@ class Service:
         """
         with self._swap:
             loaded = self._retriever.index.path if self._retriever else None
-        live = current_generation(self.index_dir)
+        try:
+            live = current_generation(self.index_dir)
+        except FtzqaError as exc:  # a damaged pointer: keep serving what is loaded
+            if str(exc) != self._last_follow_error:
+                log.warning("cannot follow the index pointer: %s", exc)
+                self._last_follow_error = str(exc)
+            return
         if live is None or live == loaded or not self._update.acquire(blocking=False):
             return
         try:
@@ -148,11 +217,18 @@ class Service:
 
     def status_line(self) -> str:
         status = self.status()
-        if status:
-            return status.line()
         with self._swap:
-            error = self._error
-        return f"index not loaded: {error}" if error else "index not loaded"
+            error, warning, updating = self._error, self._warning, self._updating
+        if not status:
+            return self.public(f"index not loaded: {error}" if error else "index not loaded")
+        line = status.line()
+        if updating:
+            line += " · updating the index in the background (questions are answered meanwhile)"
+        if warning:
+            line += f" · ⚠ the index could not be updated: {self.public(warning)}; serving the last good index"
+        return line
+
+    # --- questions ---------------------------------------------------------------------------------
 
     def ask(self, question: str, k: int = 3, mode: str = "hybrid") -> tuple[Answer, Mapping[str, Document]]:
         """Search the current index; also returns its documents (for the surrounding context)."""
@@ -164,27 +240,71 @@ class Service:
         try:
             return self.ask(question, k, mode)[0].to_dict()
         except FtzqaError as exc:
-            return {"error": str(exc)}
+            return {"error": self.public(str(exc))}
 
-    def add(self, paths: Sequence[str | Path], progress: Progress = _no_progress) -> list[str]:
-        """Save uploads into the corpus and update the index in place; returns result lines."""
-        with self._update:
+    # --- uploads -----------------------------------------------------------------------------------
+
+    def add(
+        self, paths: Sequence[str | Path], progress: Progress = _no_progress, user: str | None = None
+    ) -> list[str]:
+        """Save uploads into the corpus and update the index in place; returns result lines.
+
+        Refused (with a message, nothing saved) when this server is read-only, ``user`` may not
+        add documents, or too many uploads are already in flight. At most
+        ``settings.max_upload_passages`` passages are added per upload.
+        """
+        if not self.access.may_add(user):
+            if self.access.read_only:
+                return ["this server is read-only: documents cannot be added here"]
+            return [f"{user or 'this user'} may not add documents on this server; ask its operator"]
+        if not self._slots.acquire(blocking=False):
+            limit = self.settings.max_uploads_in_flight
+            return [f"{limit} uploads are already being indexed or waiting; try again when they are done"]
+        try:
             progress(0.05, "checking the files")
-            uploads = read_uploads(paths)
-            if not uploads.accepted:
-                return uploads.rejected or ["no files to add"]
-            progress(0.2, "saving and indexing (only new passages are embedded)")
-            try:
-                report = add_bytes(
-                    uploads.accepted, self.corpus_dir, self.index_dir, self.settings, embedder=self.embedder
-                )
-                progress(0.9, "loading the updated index")
-                self._set(self._load())
-            except FtzqaError as exc:
-                return [f"nothing added: {exc}", *uploads.rejected]
-            progress(1.0, "done")
+            uploads = read_uploads(paths)  # read now: Gradio may clean its cache while we wait
+            accepted, too_big = self._within_passage_budget(uploads.accepted)
+            rejected = [*too_big, *uploads.rejected]
+            if not accepted:
+                return [self.public(line) for line in rejected] or ["no files to add"]
+            with self._update:
+                progress(0.2, "saving and indexing (only new passages are embedded)")
+                try:
+                    report = add_bytes(
+                        accepted, self.corpus_dir, self.index_dir, self.settings, embedder=self.embedder
+                    )
+                    progress(0.9, "loading the updated index")
+                    self._set(self._load())
+                except FtzqaError as exc:
+                    log.warning("upload failed: %s", exc)
+                    return [self.public(f"nothing added: {exc}"), *(self.public(x) for x in rejected)]
+                progress(1.0, "done")
+        finally:
+            self._slots.release()
         lines = [f"added {', '.join(report.added)}" if report.added else "no new documents"]
-        lines += [*report.duplicates, *uploads.rejected]
+        lines += [*report.duplicates, *rejected]
         if report.summary and report.added:
             lines.append(report.summary.line())
-        return lines
+        return [self.public(line) for line in lines]
+
+    def _within_passage_budget(self, files: list[tuple[str, bytes]]) -> tuple[list[tuple[str, bytes]], list[str]]:
+        """Files taken in order while their passages fit ``max_upload_passages``; the rest refused."""
+        budget = self.settings.max_upload_passages
+        kept: list[tuple[str, bytes]] = []
+        refused: list[str] = []
+        for name, data in files:
+            try:
+                count = len(split(parse_document(safe_name(name), data), self.settings.chunk))
+            except CorpusError as exc:
+                refused.append(str(exc))
+                continue
+            if count > budget:
+                refused.append(
+                    f"{name}: {count:,} passages, and one upload may add at most "
+                    f"{self.settings.max_upload_passages:,} (FTZQA_MAX_UPLOAD_PASSAGES); split the file, "
+                    "or add it on the server with: ftzqa add"
+                )
+                continue
+            budget -= count
+            kept.append((name, data))
+        return kept, refused

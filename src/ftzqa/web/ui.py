@@ -6,14 +6,20 @@ Only wiring lives here; what is shown comes from ``render`` and what is done fro
 from __future__ import annotations
 
 import logging
+import stat
+import time
 from collections.abc import Callable, Sequence
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from gradio.events import api as gr_api
 
 from ..errors import FtzqaError
+from ..retrieve import check_question
+from ..sanitize import without_surrogates
+from ..settings import MAX_UPLOAD_MB, UPLOAD_CACHE_SECONDS, env_int
 from .followup import resolve
 from .render import render_answer, render_error
 from .service import Service
@@ -49,11 +55,13 @@ API_DOC = (
 
 
 def _shown(question: str) -> str:
-    """The user's message as shown in the chat: escaped, long ones shortened."""
-    text = question.strip()
-    if len(text) > SHOWN_QUESTION_CHARS:
+    """The user's message as shown in the chat: plain text (one raw HTML block, so neither
+    Markdown nor HTML in it is rendered), long ones shortened, lone surrogates replaced."""
+    text = question[: SHOWN_QUESTION_CHARS * 2].strip()
+    if len(question.strip()) > SHOWN_QUESTION_CHARS:
         text = f"{text[:SHOWN_QUESTION_CHARS]}… ({len(question):,} characters)"
-    return escape(text)
+    text = escape(without_surrogates(text)).replace("\r", "").replace("\n", "<br>")
+    return f'<div class="fq-question">{text}</div>'
 
 
 Messages = list[dict[str, Any]]
@@ -67,18 +75,19 @@ def make_respond(service: Service) -> Respond:
         message: str | None, history: Messages | None, k: float, mode: str, previous: str | None
     ) -> tuple[str, Messages, str | None]:
         history = list(history or [])
-        question = message or ""
-        if question.strip():
-            history.append({"role": "user", "content": _shown(question)})
-        resolved = resolve(question, previous)
+        raw = message if isinstance(message, str) else ""
+        if raw.strip():
+            history.append({"role": "user", "content": _shown(raw)})
         try:
+            question = check_question(raw, service.settings.max_question_chars)  # length first
+            resolved = resolve(question, previous)
             answer, documents = service.ask(resolved.query, int(k), mode)
             reply = render_answer(answer, documents, mode=mode, rule=resolved.rule)
             previous = answer.question
         except FtzqaError as exc:
-            reply = render_error(str(exc))
+            reply = render_error(service.public(str(exc)))
         except Exception:  # never show a stack trace; the log has it
-            log.exception("search failed for %r", question[:200])
+            log.exception("search failed for %r", raw[:200])
             reply = render_error("the search failed unexpectedly; the details are in the server log")
         history.append({"role": "assistant", "content": reply})
         return "", history, previous
@@ -86,26 +95,79 @@ def make_respond(service: Service) -> Respond:
     return respond
 
 
-def make_add(service: Service) -> Callable[..., tuple[str, str, None]]:
-    """The upload handler: files -> (result list, index status, cleared file box)."""
+def _upload_folder() -> Path:
+    from gradio.utils import get_upload_folder
 
-    def add_documents(files: list[str] | None, progress: gr.Progress = PROGRESS) -> tuple[str, str, None]:
-        paths = [str(f) for f in files or []]
+    return Path(get_upload_folder()).resolve()
+
+
+def remove_uploaded(paths: Sequence[str]) -> None:
+    """Delete processed uploads from Gradio's cache (each sits in a folder of its own there).
+    Only files inside the cache folder are touched.
+
+    Also removes the empty ``tmp*`` files gr.File(type="filepath") leaves in the cache for
+    every file it hands over (Gradio 6 opens one and never deletes it), once a minute old, so
+    that none belongs to an upload still being received.
+    """
+    cache = _upload_folder()
+    now = time.time()
+    for leftover in cache.glob("tmp*"):
         try:
-            lines = service.add(paths, lambda fraction, text: progress(fraction, desc=text))
+            info = leftover.lstat()
+            if stat.S_ISREG(info.st_mode) and info.st_size == 0 and now - info.st_mtime > 60:
+                leftover.unlink()
+        except OSError:
+            continue
+    for raw in paths:
+        path = Path(raw).resolve()
+        if cache not in path.parents or not path.is_file():
+            continue
+        try:
+            path.unlink()
+            if path.parent != cache and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+        except OSError as exc:
+            log.warning("could not remove the uploaded file %s: %s", path, exc)
+
+
+def make_add(service: Service) -> Callable[..., tuple[str, str, None]]:
+    """The upload handler: files -> (result list, index status, cleared file box).
+
+    The server decides who may add documents (``service.access``), whatever the page shows.
+    """
+
+    def add_documents(
+        files: list[str] | None, request: gr.Request, progress: gr.Progress = PROGRESS
+    ) -> tuple[str, str, None]:
+        paths = [str(f) for f in files or []]
+        user = getattr(request, "username", None)
+        try:
+            lines = service.add(paths, lambda fraction, text: progress(fraction, desc=text), user=user)
         except Exception:
             log.exception("adding documents failed")
             lines = ["adding the documents failed unexpectedly; the details are in the server log"]
+        finally:
+            remove_uploaded(paths)
         shown = "\n".join(f"- {escape(line[:1].upper() + line[1:])}" for line in lines)
         return shown, service.status_line(), None
 
     return add_documents
 
 
+def upload_cache_seconds() -> int:
+    """How long uploads not yet processed stay in Gradio's cache (FTZQA_UPLOAD_CACHE_SECONDS)."""
+    return env_int("FTZQA_UPLOAD_CACHE_SECONDS", 1, UPLOAD_CACHE_SECONDS)
+
+
 def build_ui(service: Service, *, default_k: int = 3, examples: Sequence[str] = EXAMPLES) -> gr.Blocks:
     """The page for ``service`` (already started). Launch it with :func:`launch`."""
     demo: gr.Blocks
-    with gr.Blocks(title="ftzqa — ask your documents", analytics_enabled=False) as demo:
+    access = service.access
+    cache = upload_cache_seconds()
+    # every `cache` seconds, delete cached uploads older than `cache` seconds
+    with gr.Blocks(
+        title="ftzqa — ask your documents", analytics_enabled=False, delete_cache=(cache, cache)
+    ) as demo:
         previous = gr.State(None)
         with gr.Row(elem_classes="fq-header"):
             gr.HTML(
@@ -143,16 +205,25 @@ def build_ui(service: Service, *, default_k: int = 3, examples: Sequence[str] = 
                     k = gr.Slider(1, 10, value=default_k, step=1, label="Passages to show")
                     mode = gr.Radio(MODES, value="hybrid", label="Search mode")
                 new_chat = gr.Button("New conversation", size="sm")
-                with gr.Accordion("Add documents", open=False, elem_id="fq-add"):
-                    files = gr.File(
-                        file_count="multiple", file_types=list(UPLOAD_SUFFIXES), type="filepath",
-                        label="Drop .txt, .md, .html, .pdf or .docx files to add them", elem_id="fq-files",
-                    )
-                    result = gr.Markdown(elem_id="fq-add-result")
+                if access.uploads:  # read-only: neither the panel nor its handler exist
+                    with gr.Accordion(
+                        "Add documents", open=False, elem_id="fq-add", visible=access.upload_users is None
+                    ) as add_panel:
+                        files = gr.File(
+                            file_count="multiple", file_types=list(UPLOAD_SUFFIXES), type="filepath",
+                            label="Drop .txt, .md, .html, .pdf or .docx files to add them", elem_id="fq-files",
+                        )
+                        result = gr.Markdown(elem_id="fq-add-result")
                 status = gr.Markdown(service.status_line(), elem_classes="fq-status", elem_id="fq-status")
                 gr.HTML(HELP)
 
         demo.load(service.status_line, outputs=[status], api_visibility="private")  # current on every visit
+        if access.uploads and access.upload_users is not None:
+
+            def show_panel(request: gr.Request) -> Any:
+                return gr.Accordion(visible=access.may_add(getattr(request, "username", None)))
+
+            demo.load(show_panel, outputs=[add_panel], api_visibility="private")
         respond = make_respond(service)
         chat_io: dict[str, Any] = {
             "fn": respond,
@@ -167,10 +238,12 @@ def build_ui(service: Service, *, default_k: int = 3, examples: Sequence[str] = 
         ex.load_input_event.then(**chat_io)
         new_chat.click(lambda: ([], None, ""), outputs=[chatbot, previous, question], api_visibility="private")
         chatbot.clear(lambda: None, outputs=[previous], api_visibility="private")
-        files.upload(
-            make_add(service), inputs=[files], outputs=[result, status, files],
-            api_visibility="private", concurrency_limit=1,
-        )
+        if access.uploads:
+            # no queue limit here: the service refuses uploads beyond its own in-flight limit at once
+            files.upload(
+                make_add(service), inputs=[files], outputs=[result, status, files],
+                api_visibility="private", concurrency_limit=None,
+            )
 
         def ask_api(question: str, k: int = default_k, mode: str = "hybrid") -> dict[str, Any]:
             try:
@@ -186,7 +259,37 @@ def build_ui(service: Service, *, default_k: int = 3, examples: Sequence[str] = 
     return demo
 
 
-def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
-    """``demo.launch`` with the page's theme and style (Gradio 6 takes them at launch)."""
-    kwargs.setdefault("max_file_size", "5mb")
+class _RefuseUploads:
+    """ASGI middleware for a read-only server: Gradio's generic upload route stores files for any
+    component; with no upload handler there is no reason to accept them."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = str(scope.get("path", "")).rstrip("/")
+        if scope.get("type") == "http" and path.endswith("/gradio_api/upload"):
+            from starlette.responses import PlainTextResponse
+
+            response = PlainTextResponse("this server is read-only: uploads are turned off", status_code=403)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def launch(demo: gr.Blocks, service: Service | None = None, **kwargs: Any) -> Any:
+    """``demo.launch`` with the page's theme and style (Gradio 6 takes them at launch), Gradio's
+    login when ``service.access`` has users, and uploads refused outright when it is read-only."""
+    kwargs.setdefault("max_file_size", f"{MAX_UPLOAD_MB}mb")
+    if service is not None:
+        access = service.access
+        if access.login:
+            kwargs.setdefault("auth", access.gradio_auth())
+            kwargs.setdefault("auth_message", "Log in to ask questions of these documents.")
+        if access.read_only:
+            from starlette.middleware import Middleware
+
+            app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+            app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(_RefuseUploads)]
+            kwargs["app_kwargs"] = app_kwargs
     return demo.launch(theme=theme(), css=CSS, footer_links=["api"], **kwargs)

@@ -1,0 +1,92 @@
+"""The verdict, corrections, evidence and explanation on the real article with the real model.
+
+Questions here are written for these tests (not the gold sets' questions): near-misses swap one
+name, year or measure for one the article does not give for that fact.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ftzqa import cli
+from ftzqa.retrieve import Retriever
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many new market entities were born every day in Guangxi?",  # the figure is Yunnan's
+        "what did the honghe area of guangxi adopt",  # Honghe is in Yunnan
+        "How many Qilu Eurasian trains ran in 2019?",  # a year the article never mentions
+        "How much did Qingdao port shorten customs clearance time?",  # that was Youyiguan Port
+        "Who is the deputy director of the Hainan Provincial Department of Commerce?",  # never mentioned
+    ],
+)
+def test_near_misses_are_not_found_and_say_what_is_missing(article_retriever: Retriever, question: str) -> None:
+    answer = article_retriever.search(question, k=3)
+    assert not answer.found, (answer.confidence, answer.reason)
+    assert answer.reason.startswith("Not found: ") and answer.missing
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_text"),
+    [
+        ("how many new firms are set up each day in yunnan", "160 new market entities"),
+        ("when was the commerce ministry press conference", "September 2"),
+        ("qilu eurasian trains first 7 months", "879 trains"),
+        ("youyiguan port customs clearance time cut", "80%"),
+    ],
+)
+def test_loosely_worded_real_questions_are_found(
+    article_retriever: Retriever, question: str, answer_text: str
+) -> None:
+    answer = article_retriever.search(question, k=3)
+    assert answer.found, (answer.confidence, answer.reason)
+    assert answer_text in answer.hits[0].evidence.text
+    assert answer.reason.startswith("Matched: ")
+
+
+def test_typos_are_corrected_and_shown(article_retriever: Retriever) -> None:
+    answer = article_retriever.search("visa free transit hours in qingdoa", k=3)
+    assert ("qingdoa", "qingdao") in answer.corrections
+    assert answer.searched == "visa free transit hours in qingdao"
+    assert "144-hour" in answer.hits[0].evidence.text and answer.found
+    d = answer.to_dict()
+    assert d["searched"] == answer.searched and {"typed": "qingdoa", "used": "qingdao"} in d["corrections"]
+
+
+def test_an_acronym_of_the_article_is_spelled_out(article_retriever: Retriever) -> None:
+    answer = article_retriever.search("how many provincial powers went to the ftz", k=3)
+    assert ("ftz", "free trade zone") in answer.corrections
+    assert "1,200" in answer.hits[0].evidence.text and answer.found
+
+
+def test_the_fact_is_highlighted_not_the_speakers_introduction(article_retriever: Retriever) -> None:
+    answer = article_retriever.search("What were Heilongjiang's exports?", k=3)
+    with_figure = [h for h in answer.hits if "57.71 billion yuan" in h.text]
+    assert with_figure and with_figure[0].evidence.text.startswith("Exports reached 57.71 billion yuan")
+
+
+def test_a_bare_attribution_is_never_the_evidence(article_retriever: Retriever) -> None:
+    answer = article_retriever.search("Who is Tang Wenhong?", k=5)
+    assert all(h.evidence.text != "Tang Wenhong said." for h in answer.hits)
+    assert any("Director of the Free Trade Zone and Port Department" in h.evidence.text for h in answer.hits[:2])
+
+
+def test_to_dict_explains_the_verdict(article_retriever: Retriever) -> None:
+    d = article_retriever.search("how many new market entities per day in guangxi", k=2).to_dict()
+    assert d["found"] is False
+    assert "guangxi" in d["missing"] and any("market entities" in m for m in d["matched"])
+    assert d["reason"].startswith("Not found: ") and "guangxi" in d["reason"]
+
+
+def test_cli_prints_the_one_line_reason(article_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["ask", "how many new market entities per day in guangxi", "--index", str(article_index)]) == 0
+    out = capsys.readouterr().out
+    assert "Not found: the closest passage matches" in out and "guangxi" in out
+    assert cli.main(["ask", "qingdoa visa free transit", "--index", str(article_index), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["searched"] == "qingdao visa free transit" and d["reason"].startswith("Matched: ")
