@@ -167,3 +167,39 @@ def test_question_bubble_is_plain_text(page: Any) -> None:
     bubble = page.locator("#fq-chat .message-row.user-row").last
     assert bubble.inner_text() == "![i](x) **bold** <b>tag</b> [link](http://example.com)"
     assert bubble.locator("img, strong, b, a").count() == 0
+
+
+def _inside(inner: dict[str, float], outer: dict[str, float]) -> bool:
+    return inner["y"] >= outer["y"] - 1 and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 1
+
+
+def test_after_each_answer_the_question_and_its_verdict_are_in_view(page: Any) -> None:
+    viewport = {"y": 0.0, "height": float(page.viewport_size["height"])}
+    questions = [
+        "How many reform pilot tasks are in the overall plan?",
+        "What were Heilongjiang's exports?",
+        "What is the capital of France?",
+        "How much did the Youyiguan Port shorten customs clearance time?",
+    ]
+    for question in questions:
+        reply = ask(page, question)
+        page.wait_for_timeout(400)  # let the page settle where it scrolls after the answer
+        chat = page.locator("#fq-chat").bounding_box()
+        verdict = reply.locator(".fq-verdict").bounding_box()
+        asked = page.locator("#fq-chat .message-row.user-row").last.bounding_box()
+        assert chat and verdict and asked
+        for box in (verdict, asked):
+            assert _inside(box, chat) and _inside(box, viewport), (question, box, chat)
+    assert page.locator(".fq-answer").count() == len(questions)
+    assert reply.locator(".fq-hit").count() >= 2  # the last reply is taller than the chat
+
+
+def test_not_found_cards_show_a_closest_sentence_not_an_answer(page: Any) -> None:
+    reply = ask(page, "What is the capital of France?")
+    assert reply.locator("mark").count() == 0
+    closest = reply.locator(".fq-hit .fq-closest")
+    assert closest.count() == reply.locator(".fq-hit").count() >= 1
+    assert closest.first.get_attribute("title") == "closest sentence, not an answer"
+    found = ask(page, "How many reform pilot tasks are in the overall plan?")
+    assert "713 reform pilot tasks" in found.locator(".fq-hit mark").first.inner_text()
+    assert found.locator(".fq-hit .fq-fill").first.get_attribute("style") == "width:100%"

@@ -53,3 +53,19 @@ def test_a_huge_run_of_spaces_and_quotes_is_scanned_in_linear_time() -> None:
     text = "Yunnan" + ' "' * 200_000 + "Guangxi grew."
     lex = Lexicon.build([text])  # the look-behind for a sentence start is bounded
     assert "guangxi" in lex
+
+
+def test_words_of_the_models_vocabulary_are_never_typos() -> None:
+    texts = ["The same zone grew. The same report said so."]
+    assert Lexicon.build(texts).correct("name") == "same"  # without a dictionary it would be "corrected"
+    lex = Lexicon.build(texts, dictionary=frozenset({"name"}))
+    assert lex.correct("name") is None and lex.correct("repport") == "report"
+
+
+def test_the_default_models_vocabulary_is_read_from_its_folder() -> None:
+    from ftzqa.embed import resolve_model
+    from ftzqa.lexicon import model_words
+
+    words = model_words(resolve_model("all-MiniLM-L6-v2"))
+    assert {"name", "same", "regulation"} <= words and "qingdoa" not in words and "##ing" not in words
+    assert model_words("no-such-model") == frozenset()

@@ -16,9 +16,9 @@ from . import __version__
 from .chunking import split
 from .corpus import fingerprint, read_corpus
 from .dense import DenseIndex
-from .embed import Embedder
+from .embed import Embedder, resolve_model
 from .errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError
-from .lexicon import Lexicon
+from .lexicon import Lexicon, model_words
 from .script import profile
 from .settings import BM25Settings, ChunkSettings, Settings
 from .sparse import SparseIndex
@@ -307,7 +307,7 @@ def build_unlocked(
     # passage texts, then each title and section once (repeating them per passage would make
     # every word of a title-cased heading look like a name)
     headings = dict.fromkeys(x for p in passages for x in (p.title, p.section) if x)
-    lexicon = Lexicon.build([p.text for p in passages] + list(headings))
+    lexicon = Lexicon.build([p.text for p in passages] + list(headings), model_words(resolve_model(model_id)))
     manifest = {
         "format_version": FORMAT_VERSION,
         "ftzqa_version": __version__,

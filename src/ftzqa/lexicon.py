@@ -7,7 +7,9 @@ Two jobs at question time:
   a name when the documents themselves write it capitalised in the middle of sentences (at least
   ``NAME_SHARE`` of those occurrences), so "Yunnan" is a name and "zone" is not, whatever the
   question's capitalisation.
-- **typos.** A question word the index has never seen is matched to the closest indexed word by
+- **typos.** A question word the index has never seen, and that is not a word of the embedding
+  model's own vocabulary (``dictionary``: "name" is a word, not a typo of "same"), is matched
+  to the closest indexed word by
   optimal-string-alignment distance (rapidfuzz): one edit for words of 4 to 7 letters, two for
   longer ones; ties go to the word sharing the longer beginning (Jaro-Winkler), then to the more
   frequent one ("yunan" -> "yunnan", not "yuan"). Nothing shorter than 4 letters is corrected.
@@ -116,17 +118,19 @@ class Lexicon:
         capitalised: list[int],
         *,
         acronyms: dict[str, str] | None = None,
+        dictionary: frozenset[str] = frozenset(),
     ) -> None:
         if not (len(words) == len(df) == len(mid) == len(capitalised)):
             raise ValueError("lexicon columns differ in length")
         self.words = words
         self.acronyms = acronyms or {}
+        self.dictionary = dictionary
         self._row = {w: i for i, w in enumerate(words)}
         self._df, self._mid, self._cap = df, mid, capitalised
         self._by_length: dict[int, list[str]] | None = None
 
     @classmethod
-    def build(cls, texts: Iterable[str]) -> Lexicon:
+    def build(cls, texts: Iterable[str], dictionary: frozenset[str] = frozenset()) -> Lexicon:
         stats: dict[str, list[int]] = {}
         counts: dict[tuple[str, str], int] = {}
         for text in texts:
@@ -154,7 +158,8 @@ class Lexicon:
             ):
                 best[initials] = (n, phrase)
         columns = [[stats[w][i] for w in words] for i in range(3)]
-        return cls(words, *columns, acronyms={k: v for k, (_, v) in sorted(best.items())})
+        acronyms = {k: v for k, (_, v) in sorted(best.items())}
+        return cls(words, *columns, acronyms=acronyms, dictionary=dictionary)
 
     def __len__(self) -> int:
         return len(self.words)
@@ -187,7 +192,7 @@ class Lexicon:
 
     def correct(self, word: str) -> str | None:
         """The closest indexed word to an unseen ``word`` (lower case), or None when none is close."""
-        if len(word) < MIN_CORRECTABLE or word in self._row or not word.isalpha():
+        if len(word) < MIN_CORRECTABLE or word in self._row or word in self.dictionary or not word.isalpha():
             return None
         from rapidfuzz.distance import OSA, JaroWinkler
         from rapidfuzz.process import extract
@@ -222,6 +227,7 @@ class Lexicon:
             "mid": self._mid,
             "capitalised": self._cap,
             "acronyms": self.acronyms,
+            "dictionary": sorted(self.dictionary),
         }
 
     def save(self, path: Path) -> None:
@@ -233,4 +239,26 @@ class Lexicon:
         words = [str(w) for w in data["words"]]
         df, mid, capitalised = ([int(x) for x in data[key]] for key in ("df", "mid", "capitalised"))
         acronyms = {str(k): str(v) for k, v in data.get("acronyms", {}).items()}
-        return cls(words, df, mid, capitalised, acronyms=acronyms)
+        dictionary = frozenset(str(w) for w in data.get("dictionary", []))
+        return cls(words, df, mid, capitalised, acronyms=acronyms, dictionary=dictionary)
+
+
+def model_words(model_path: str) -> frozenset[str]:
+    """Whole lower-case words (4+ letters) of a model's tokenizer vocabulary, read from its folder
+    (``tokenizer.json`` or ``vocab.txt``); empty when the model is not a local folder."""
+    folder = Path(model_path)
+    entries: Iterable[str] = ()
+    try:
+        if (folder / "tokenizer.json").is_file():
+            vocab = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+            entries = vocab.keys() if isinstance(vocab, dict) else (str(row[0]) for row in vocab)
+        elif (folder / "vocab.txt").is_file():
+            entries = (folder / "vocab.txt").read_text(encoding="utf-8").split()
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return frozenset()
+    out = set()
+    for entry in entries:
+        word = entry.lstrip("▁Ġ")  # SentencePiece / byte-level BPE word starts
+        if len(word) >= MIN_CORRECTABLE and word.isalpha() and word.islower():
+            out.add(word)
+    return frozenset(out)

@@ -210,6 +210,12 @@ class Service:
             raise error or IndexMissingError(f"the index at {str(self.index_dir)!r} is not loaded yet")
         return retriever
 
+    def is_name(self, word: str) -> bool:
+        """True when the loaded index's documents write ``word`` (lower case) as a name."""
+        with self._swap:
+            retriever = self._retriever
+        return retriever is not None and retriever.index.lexicon.is_name(word)
+
     def status(self) -> Status | None:
         with self._swap:
             r = self._retriever

@@ -41,12 +41,22 @@ SHOWN_QUESTION_CHARS = 400
 PROGRESS = gr.Progress()  # Gradio's marker default: the add handler reports progress
 HELP = (
     '<div class="fq-help"><b>Reading an answer</b><ul>'
-    "<li><mark>Highlighted</mark>: the sentence that answers.</li>"
+    "<li>The banner first: <b>Found</b> with what matched, or <b>Not found</b> and why.</li>"
+    "<li><mark>Highlighted</mark>: the sentence that answers (only when found).</li>"
     "<li><b>[1]</b> document · § section · ¶ paragraph: where it is.</li>"
-    "<li>The bar: relevance, relative to the best passage.</li>"
-    "<li>Dashed cards: nearest passages when the documents do not answer.</li>"
+    "<li>The bar: relevance, relative to the best passage (full for the first).</li>"
+    '<li>Dashed cards: nearest passages when the documents do not answer; their '
+    '<span class="fq-closest">closest sentence</span> is underlined, not highlighted.</li>'
     "</ul></div>"
 )
+# after each answer, show the question and its verdict banner, not the end of the last passage
+SCROLL_TO_QUESTION = """() => {
+  const show = () => {
+    const rows = document.querySelectorAll('#fq-chat .message-row.user-row');
+    if (rows.length) rows[rows.length - 1].scrollIntoView({block: 'start'});
+  };
+  requestAnimationFrame(() => requestAnimationFrame(show));
+}"""
 API_DOC = (
     "Search the documents. Returns Answer.to_dict(): question, found, confidence and hits (rank, "
     "score, doc_id, title, section, paragraph, start, end, text, citation, evidence). A question "
@@ -80,7 +90,7 @@ def make_respond(service: Service) -> Respond:
             history.append({"role": "user", "content": _shown(raw)})
         try:
             question = check_question(raw, service.settings.max_question_chars)  # length first
-            resolved = resolve(question, previous)
+            resolved = resolve(question, previous, service.is_name)
             answer, documents = service.ask(resolved.query, int(k), mode)
             reply = render_answer(answer, documents, mode=mode, rule=resolved.rule)
             previous = answer.question
@@ -187,6 +197,7 @@ def build_ui(service: Service, *, default_k: int = 3, examples: Sequence[str] = 
                     latex_delimiters=[],
                     placeholder="Ask a question about the documents, or pick an example below.",
                     elem_id="fq-chat",
+                    autoscroll=False,  # SCROLL_TO_QUESTION instead: the verdict must be in view
                 )
                 with gr.Row(elem_classes="fq-ask-row"):
                     question = gr.Textbox(
@@ -233,9 +244,10 @@ def build_ui(service: Service, *, default_k: int = 3, examples: Sequence[str] = 
             "concurrency_id": "search",
             "concurrency_limit": SEARCH_CONCURRENCY,
         }
-        question.submit(**chat_io)
-        ask.click(**chat_io)
-        ex.load_input_event.then(**chat_io)
+        scroll: dict[str, Any] = {"fn": None, "js": SCROLL_TO_QUESTION, "api_visibility": "private"}
+        question.submit(**chat_io).then(**scroll)
+        ask.click(**chat_io).then(**scroll)
+        ex.load_input_event.then(**chat_io).then(**scroll)
         new_chat.click(lambda: ([], None, ""), outputs=[chatbot, previous, question], api_visibility="private")
         chatbot.clear(lambda: None, outputs=[previous], api_visibility="private")
         if access.uploads:
