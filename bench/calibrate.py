@@ -8,8 +8,11 @@ Negatives, all real questions that the index does not answer:
 - ``near-``: the questions of the article whose centroid is nearest (a related topic);
 - ``swap-``: near-miss questions (bench/nearmiss.py: one name shared with the gold paragraph
   swapped for another name of the same article) asked of the article's own index;
+- ``swapout-``: the same swap with a name from another article, one this article never
+  mentions (a place or person the documents do not know);
 - ``half-``: the dev articles split in two halves, each half indexed together and asked the
   other half's questions (off-topic against a broad index).
+Every question is asked twice: as written and as people type it (lower case, no question mark).
 For each question the signals of the top passages are gathered exactly as ``Retriever.search``
 computes them; the model is p = sigmoid(bias + w . x) of the best of those passages, fitted by
 maximum likelihood (scipy, classes balanced), and the threshold is the highest one that keeps
@@ -43,7 +46,7 @@ from common import (  # noqa: E402
     write_corpus,
     write_results,
 )
-from nearmiss import generate  # noqa: E402
+from nearmiss import _lower_words, article_pool, generate, near_miss  # noqa: E402
 
 from ftzqa.abstain import DEFAULT_MODEL, SIGNALS  # noqa: E402
 from ftzqa.index import build  # noqa: E402
@@ -51,9 +54,15 @@ from ftzqa.retrieve import ABSTAIN_DEPTH, Retriever  # noqa: E402
 from ftzqa.settings import Settings  # noqa: E402
 
 POSITIVE = ("article+", "pooled+")
-NEGATIVE = ("random-", "near-", "swap-", "half-")
-NEGATIVE_WEIGHT = {"random-": 1.0, "near-": 1.0, "swap-": 4.0, "half-": 3.0}
+NEGATIVE = ("random-", "near-", "swap-", "swapout-", "half-")
+NEGATIVE_WEIGHT = {"random-": 1.0, "near-": 1.0, "swap-": 4.0, "swapout-": 2.0, "half-": 3.0}
 CACHE = RESULTS / "calibrate-signals.npz"
+TYPED = "~"  # suffix of a part holding the same questions as typed
+
+
+def typed(question: str) -> str:
+    """The question as people type it: lower case, no question mark."""
+    return question.lower().rstrip(" ?").strip()
 
 
 def gather(retriever: Retriever, questions: list[str], mode: str = "hybrid") -> np.ndarray:
@@ -63,6 +72,12 @@ def gather(retriever: Retriever, questions: list[str], mode: str = "hybrid") -> 
         for j, sig in enumerate(retriever.signals(question, mode)):
             out[i, j] = sig.as_list()
     return out
+
+
+def gather_both(parts: dict[str, list[np.ndarray]], kind: str, retriever: Retriever, questions: list[str]) -> None:
+    """Signals of ``questions`` as written (part ``kind``) and as typed (part ``kind~``)."""
+    parts.setdefault(kind, []).append(gather(retriever, questions))
+    parts.setdefault(kind + TYPED, []).append(gather(retriever, [typed(q) for q in questions]))
 
 
 def best_logit(x: np.ndarray, bias: float, w: np.ndarray) -> np.ndarray:
@@ -100,15 +115,9 @@ def fit(
 # signal subsets compared; the others get weight 0
 CANDIDATES = {
     "previous (cosine+coverage+unknown_names)": ("cosine", "coverage", "unknown_names"),
-    "six": ("cosine", "coverage", "missing_names", "unknown_names", "unknown_terms", "type_ok"),
-    "six+any_missing": ("cosine", "coverage", "missing_names", "unknown_names", "unknown_terms", "type_ok",
-                        "any_missing"),
-    "six+window": ("cosine", "coverage", "missing_names", "unknown_names", "unknown_terms", "type_ok",
-                   "window_coverage"),
-    "six+any+window": ("cosine", "coverage", "missing_names", "unknown_names", "unknown_terms", "type_ok",
-                       "any_missing", "window_coverage"),
-    "eight": ("cosine", "coverage", "topic_coverage", "any_missing", "unknown_names", "unknown_terms",
-              "names_near", "type_ok"),
+    "without names (cosine, coverage, topic_coverage, unknown_terms, type_ok)": (
+        "cosine", "coverage", "topic_coverage", "unknown_terms", "type_ok"
+    ),
     "all": SIGNALS,
 }
 CHOSEN = "all"
@@ -119,8 +128,9 @@ def calibrate(
 ) -> tuple[float, np.ndarray, float]:
     """Fit on all parts with the signals ``names``; threshold from the per-article positives."""
     cols = [SIGNALS.index(n) for n in names]
-    pos = np.concatenate([parts[k] for k in POSITIVE])[:, :, cols]
-    neg = np.concatenate([parts[k] for k in NEGATIVE])[:, :, cols]
+    both = {k: np.concatenate([parts[k], parts[k + TYPED]]) for k in POSITIVE + NEGATIVE}
+    pos = np.concatenate([both[k] for k in POSITIVE])[:, :, cols]
+    neg = np.concatenate([both[k] for k in NEGATIVE])[:, :, cols]
     # positives and negatives weigh half each; within the negatives, each kind weighs
     # NEGATIVE_WEIGHT, whatever its count: the hard kinds (near-misses, a broad index asked
     # off-topic questions) would otherwise be drowned by the easy ones
@@ -128,13 +138,13 @@ def calibrate(
     total = sum(NEGATIVE_WEIGHT.values())
     weight = np.concatenate(
         [np.full(len(pos), 0.5 * n / len(pos))]
-        + [np.full(len(parts[k]), 0.5 * n * NEGATIVE_WEIGHT[k] / (total * len(parts[k]))) for k in NEGATIVE]
+        + [np.full(len(both[k]), 0.5 * n * NEGATIVE_WEIGHT[k] / (total * len(both[k]))) for k in NEGATIVE]
     )
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
     bias, w = fit(np.concatenate([pos, neg]), y, weight=weight)
     weights = np.zeros(len(SIGNALS))
     weights[cols] = w
-    cut = float(np.quantile(best_logit(parts["article+"], bias, weights), false_abstain))
+    cut = float(np.quantile(best_logit(both["article+"], bias, weights), false_abstain))
     return bias, weights, float(1 / (1 + np.exp(-cut)))
 
 
@@ -157,15 +167,31 @@ def swaps(article: Article, limit: int) -> list[str]:
     return random.Random(f"calibrate:{article.title}").sample(made, min(limit, len(made)))
 
 
+def swaps_out(article: Article, other: Article, limit: int) -> list[str]:
+    """Questions of ``article`` with a name of its gold paragraph swapped for a name of ``other``
+    that ``article`` never mentions."""
+    words = set().union(*(_lower_words(p) for p in article.paragraphs))
+    pool = [p for p in article_pool(other) if not (p.words & words)]
+    made = []
+    for (question, _), index in zip(article.qas, article.qa_paragraphs, strict=True):
+        rng = random.Random(f"swapout|{article.title}|{question}")
+        swap = near_miss(question, article.paragraphs[index], pool, rng)
+        if swap is not None:
+            made.append(swap[0])
+    return random.Random(f"calibrate-out:{article.title}").sample(made, min(limit, len(made)))
+
+
 def collect(articles: list[Article], questions: int) -> dict[str, np.ndarray]:
     embedder = CachedEmbedder()
     settings = Settings()
     gold = [[x.question for x in a.gold(questions, seed=1)] for a in articles]
     swapped = [swaps(a, questions) for a in articles]
-    embedder.encode([q for qs in gold + swapped for q in qs])
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in POSITIVE + NEGATIVE}
+    outside = [swaps_out(a, articles[(i + 2) % len(articles)], questions) for i, a in enumerate(articles)]
+    every = [q for qs in gold + swapped + outside for q in qs]
+    embedder.encode(every + [typed(q) for q in every])
+    parts: dict[str, list[np.ndarray]] = {}
     try:
-        _collect(articles, gold, swapped, embedder, settings, parts)
+        _collect(articles, gold, swapped, outside, embedder, settings, parts)
     finally:
         embedder.save()  # keep what was embedded, even when something below fails
     return {k: np.concatenate(v) for k, v in parts.items()}
@@ -175,6 +201,7 @@ def _collect(
     articles: list[Article],
     gold: list[list[str]],
     swapped: list[list[str]],
+    outside: list[list[str]],
     embedder: CachedEmbedder,
     settings: Settings,
     parts: dict[str, list[np.ndarray]],
@@ -187,19 +214,20 @@ def _collect(
             return Retriever.load(work / name / "index", embedder=embedder, settings=settings)
 
         pooled = index("pooled", articles)
-        parts["pooled+"].append(gather(pooled, [q for qs in gold for q in qs]))
+        gather_both(parts, "pooled+", pooled, [q for qs in gold for q in qs])
         half = len(articles) // 2
         halves = (list(range(half)), list(range(half, len(articles))))
         for mine, other in (halves, halves[::-1]):
             r = index(f"half-{mine[0]}", [articles[i] for i in mine])
-            parts["half-"].append(gather(r, [q for i in other for q in gold[i]]))
+            gather_both(parts, "half-", r, [q for i in other for q in gold[i]])
         retrievers = [index(f"article-{i:03d}", [art]) for i, art in enumerate(articles)]
         near = centroid_neighbours(retrievers)
         for i, r in enumerate(retrievers):
-            parts["article+"].append(gather(r, gold[i]))
-            parts["random-"].append(gather(r, gold[(i + 1) % len(articles)]))
-            parts["near-"].append(gather(r, gold[near[i]]))
-            parts["swap-"].append(gather(r, swapped[i]))
+            gather_both(parts, "article+", r, gold[i])
+            gather_both(parts, "random-", r, gold[(i + 1) % len(articles)])
+            gather_both(parts, "near-", r, gold[near[i]])
+            gather_both(parts, "swap-", r, swapped[i])
+            gather_both(parts, "swapout-", r, outside[i])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,24 +1,29 @@
-"""Decide whether the documents answer a question: a small logistic model over six signals.
+"""Decide whether the documents answer a question: a small logistic model over eight signals.
 
 For each of the top-ranked passages (all signals in [0, 1]):
 
 - ``cosine``: dense similarity of the question and the passage;
 - ``coverage``: share of the question's term weight (idf) that the passage (with its title and
   section) contains;
-- ``missing_names``: share of the question's names and numbers (places, bodies, people, years,
-  figures) that the index knows but this passage does not mention: a question about Guangxi is
-  not answered by a passage about Yunnan, however close the rest of the wording;
+- ``topic_coverage``: the same over the question's topic words only (not its names): a passage
+  that names the right province but not "exports" is not about exports;
+- ``missing_names``: 1 when the passage does not mention one of the question's names or numbers
+  (places, bodies, people, years, figures; "Harper Lee" counts by "Lee", "Russia" is mentioned by
+  "Russian", "DST" by "daylight saving time"): a question about Guangxi is not answered by a
+  passage about Yunnan, however close the rest of the wording;
 - ``unknown_names``: share of the question's names and numbers found nowhere in the index;
 - ``unknown_terms``: share of the question's topic-word weight carried by words the index has
   never seen (after typo correction): "land leases" in an index that never mentions leases;
+- ``names_near``: share of the question's names within a sentence of the evidence (or in the
+  title or section);
 - ``type_ok``: 1 when the question asks for no particular kind of answer, or when the passage's
   evidence sentence holds the kind asked for (a number for "how many", a date for "when", a
   person or body for "who", a percentage for "what share"); 0 otherwise.
 
 p(answered) = sigmoid(bias + w . signals); the question is answered when the best of the top
 passages reaches the threshold. Weights and threshold are fitted by ``bench/calibrate.py`` on
-SQuAD development articles with real negatives (other articles' questions, and near-miss
-questions with one name swapped); see README.
+SQuAD development articles with real negatives (other articles' questions, near-miss questions
+with one name swapped, and questions asked of a broad index of other articles); see README.
 """
 
 from __future__ import annotations
@@ -33,14 +38,12 @@ from .query import Query, Word
 SIGNALS = (
     "cosine",
     "coverage",
+    "topic_coverage",
     "missing_names",
     "unknown_names",
     "unknown_terms",
-    "type_ok",
-    "any_missing",
-    "window_coverage",
-    "topic_coverage",
     "names_near",
+    "type_ok",
 )
 
 
@@ -48,14 +51,12 @@ SIGNALS = (
 class Signals:
     cosine: float
     coverage: float
+    topic_coverage: float = 1.0
     missing_names: float = 0.0
     unknown_names: float = 0.0
     unknown_terms: float = 0.0
-    type_ok: float = 1.0
-    any_missing: float = 0.0
-    window_coverage: float = 0.0
-    topic_coverage: float = 1.0
     names_near: float = 1.0
+    type_ok: float = 1.0
 
     def as_list(self) -> list[float]:
         return [getattr(self, name) for name in SIGNALS]
@@ -82,7 +83,7 @@ class AbstainModel:
 
 # fitted by: python bench/calibrate.py  (see README, "Not in the documents")
 DEFAULT_MODEL = AbstainModel(
-    bias=-5.570, weights=(5.001, 1.669, -0.636, -1.102, 0.144, 0.431, -2.201, 1.745, 1.304, 1.215), threshold=0.331
+    bias=-5.544, weights=(4.635, 2.132, 1.99, -2.59, -0.748, 0.451, 1.575, 0.206), threshold=0.355
 )
 
 
@@ -131,32 +132,26 @@ def signals(
     its title and section)."""
     phrases = query.name_phrases()
     # a phrase counts by its last word: "Harper Lee" is present where the passage says "Lee"
-    known = [p for p in phrases if p[-1].known]
-    unknown_names = (len(phrases) - len(known)) / len(phrases) if phrases else 0.0
-    absent = sum(1 for p in known if not passage.mentions(p[-1]))
-    missing_names = absent / len(phrases) if phrases else 0.0
-    weights: dict[str, float] = {}
-    for w in query.words:
-        for t in w.terms:
-            weights[t] = idf(t)
+    unknown = sum(1 for p in phrases if not p[-1].known)
+    unmentioned = sum(1 for p in phrases if not passage.mentions(p[-1]))
+    weights = {t: idf(t) for w in query.words for t in w.terms}
     total = sum(weights.values())
     coverage = sum(v for t, v in weights.items() if t in passage.terms) / total if total > 0 else 0.0
     topic_weight = {t: idf(t) for w in query.topic for t in w.terms}
     topic_total = sum(topic_weight.values())
     unseen = {t for w in query.topic if not w.known for t in w.terms}
-    unknown_terms = sum(v for t, v in topic_weight.items() if t in unseen) / topic_total if topic_total > 0 else 0.0
-    topic_coverage = (
-        sum(v for t, v in topic_weight.items() if t in passage.terms) / topic_total if topic_total > 0 else 1.0
-    )
     return Signals(
         cosine=cosine,
         coverage=coverage,
-        missing_names=missing_names,
-        unknown_names=unknown_names,
-        unknown_terms=unknown_terms,
-        type_ok=1.0 if evidence.holds_type else 0.0,
-        any_missing=1.0 if absent else 0.0,
-        window_coverage=evidence.window_coverage,
-        topic_coverage=topic_coverage,
+        topic_coverage=_share(topic_weight, passage.terms, topic_total, empty=1.0),
+        missing_names=1.0 if unmentioned else 0.0,
+        unknown_names=unknown / len(phrases) if phrases else 0.0,
+        unknown_terms=_share(topic_weight, unseen, topic_total, empty=0.0),
         names_near=evidence.names_near,
+        type_ok=1.0 if evidence.holds_type else 0.0,
     )
+
+
+def _share(weights: dict[str, float], present: set[str], total: float, empty: float) -> float:
+    """Share of the weight of ``weights`` carried by terms in ``present`` (``empty`` when none)."""
+    return sum(v for t, v in weights.items() if t in present) / total if total > 0 else empty

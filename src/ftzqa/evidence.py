@@ -29,7 +29,6 @@ _BARE_WORDS = 6
 class Evidence:
     span: Span
     holds_type: bool  # the sentence holds the kind of answer asked for (True when none is asked)
-    window_coverage: float = 0.0  # question weight found within two adjacent sentences (+ headings)
     names_near: float = 1.0  # share of the question's names within a sentence of the evidence (+ headings)
 
 
@@ -47,8 +46,8 @@ def best_sentence(
 ) -> Evidence:
     """The answering sentence of ``passage`` for ``query``.
 
-    ``heading_terms``: index terms of the passage's title and section; they count as present in
-    every window when measuring how close together the question's words occur.
+    ``heading_terms``: index terms of the passage's title and section; the question's names count
+    as near the evidence when they are there.
     """
     spans = sentences(passage.text, passage.start) or [Span(passage.start, passage.end, passage.text)]
     topic = {t for w in query.topic for t in w.terms}
@@ -57,18 +56,10 @@ def best_sentence(
     best: tuple[float, int, int] | None = None
     at = 0
     chosen_holds = True
-    weight = {t: idf(t) for w in query.words for t in w.terms}
-    total = sum(weight.values())
-    window = 0.0
-    previous: set[str] = set()
     sentence_terms: list[set[str]] = []
     for i, span in enumerate(spans):
         terms = set(tokenize(span.text))
         sentence_terms.append(terms)
-        if total > 0:
-            pair = terms | previous | heading_terms
-            window = max(window, sum(v for t, v in weight.items() if t in pair) / total)
-        previous = terms
         score = sum(idf(t) for t in terms & topic) + NAME_WEIGHT * sum(idf(t) for t in terms & names)
         has_type = holds(query.asked, span.text, given)
         if query.asked is not None and has_type:
@@ -86,4 +77,4 @@ def best_sentence(
         start = spans[at - 1].start
         chosen = Span(start, chosen.end, passage.text[start - passage.start : chosen.end - passage.start])
         chosen_holds = chosen_holds or holds(query.asked, chosen.text, given)
-    return Evidence(chosen, chosen_holds, window, near)
+    return Evidence(chosen, chosen_holds, near)
