@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .chunking import first_heading, label
 from .errors import CorpusError
 from .formats import SUFFIXES, TEXT_SUFFIXES, extract
 from .types import Document
@@ -16,8 +17,8 @@ from .types import Document
 log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = SUFFIXES
+MAX_FIELD_CHARS = 1000  # source, author, date from front matter or file metadata
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
-_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,18 +63,17 @@ def parse_document(doc_id: str, data: bytes) -> Document:
         fields.update(front)
     if not body.strip():
         raise CorpusError(f"{doc_id}: has no text to index; add text or remove the file")
-    title = fields.get("title", "")
+    title = label(fields.get("title", ""))
     if not title:
-        heading = _HEADING.search(body)
-        title = heading.group(1).strip() if heading else Path(doc_id).stem.replace("_", " ").replace("-", " ")
+        title = first_heading(body) or Path(doc_id).stem.replace("_", " ").replace("-", " ")
     return Document(
         doc_id=doc_id,
-        title=title,
+        title=label(title),
         text=body,
         sha256=sha256_bytes(data),
-        source=fields.get("source", ""),
-        author=fields.get("author", ""),
-        date=fields.get("date", ""),
+        source=label(fields.get("source", ""), MAX_FIELD_CHARS),
+        author=label(fields.get("author", ""), MAX_FIELD_CHARS),
+        date=label(fields.get("date", ""), MAX_FIELD_CHARS),
     )
 
 
