@@ -109,8 +109,10 @@ def _add(args: argparse.Namespace) -> int:
     report = add(args.files, args.corpus, args.index, _settings(args), show_progress=sys.stderr.isatty())
     for message in report.duplicates:
         print(f"ftzqa: {message}", file=sys.stderr)
+    for reason in report.rejected:
+        print(f"ftzqa: error: not added: {reason}", file=sys.stderr)
     print(report.line())
-    return 0
+    return 2 if report.rejected else 0
 
 
 def _ask(args: argparse.Namespace) -> int:
