@@ -169,9 +169,7 @@ def test_one_worker_reads_a_whole_corpus_and_bad_files_are_skipped(tmp_path: Pat
     assert extractor.starts == 1  # every refusal is a reply from the worker: it serves the whole corpus
 
 
-def test_build_indexes_the_good_files_and_exits_0(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_build_indexes_the_good_files_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     corpus = _hostile_corpus(tmp_path / "corpus")
     summary = build(corpus, tmp_path / "index", embedder=FakeEmbedder())
     assert summary.documents == 4

@@ -170,7 +170,7 @@ def test_a_hostile_document_still_indexes_its_real_paragraphs() -> None:
 OLD_CORPUS_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 OLD_MD_HEADING = re.compile(r"[ \t]{0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
 OLD_SENT_END = re.compile(r"[.!?。！？]+[\"'”’)\]]*(?=\s|$)|[。！？]")
-ALPHABET = list("  \t\n\n##..!?。？\")abX\r\f1")
+ALPHABET = list('  \t\n\n##..!?。？")abX\r\f1')
 
 
 def _random_strings(count: int, seed: int) -> Iterator[str]:

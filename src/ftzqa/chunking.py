@@ -246,36 +246,21 @@ def _pack(spans: Iterable[Span], budget: int) -> Iterator[tuple[int, int]]:
 
 
 def _cut_words(span: Span, budget: int) -> Iterator[tuple[int, int]]:
-    """Ranges of whole words under the budget; a single word over it is cut between tokens."""
+    """Ranges of whole words under the budget; a single word over it is a range of its own
+    (``_bounded`` then cuts it to MAX_PASSAGE_CHARS)."""
     start: int | None = None
     end = used = 0
     for word in _WORD_RUN.finditer(span.text):
         n = count_tokens(word.group(0), budget)
-        if start is not None and (used + n > budget or n > budget):
+        if start is not None and used + n > budget:
             yield span.start + start, span.start + end
             start, used = None, 0
-        if n > budget:
-            yield from _cut_tokens(word.group(0), span.start + word.start(), budget)
-            continue
         if start is None:
             start = word.start()
         end = word.end()
         used += n
     if start is not None:
         yield span.start + start, span.start + end
-
-
-def _cut_tokens(word: str, offset: int, budget: int) -> Iterator[tuple[int, int]]:
-    """A whitespace-free run cut into pieces of ``budget`` tokens."""
-    start, used, end = 0, 0, 0
-    for token in _TOKEN.finditer(word):
-        if used == budget:
-            yield offset + start, offset + end
-            start, used = token.start(), 0
-        end = token.end()
-        used += 1
-    if used:
-        yield offset + start, offset + end
 
 
 def _bounded(text: str, ranges: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:

@@ -15,6 +15,10 @@ import struct
 import sys
 from typing import IO, Any
 
+from .errors import CorpusError
+from .formats import extract, one_line
+from .limits import Limits
+
 FRAME = struct.Struct(">Q")
 
 
@@ -38,10 +42,7 @@ def _clean(text: str) -> str:
 
 
 def handle(header: dict[str, Any], data: bytes) -> dict[str, Any]:
-    from .errors import CorpusError
-    from .formats import extract, one_line
-    from .limits import Limits
-
+    """Parse one file; every outcome is a reply (only a crash or a kill ends the process)."""
     name = str(header.get("name", "file"))
     limits = Limits(**header["limits"])
     try:
