@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: run test install lint bench bench-quality bench-speed bench-load calibrate screenshot clean
+.PHONY: run test install lint bench bench-quality bench-speed bench-load bench-hostile calibrate screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench-quality: $(STAMP)
 
 bench-speed: $(STAMP)
 	$(BIN)/python bench/speed.py
+
+bench-hostile: $(STAMP)
+	$(BIN)/python bench/hostile.py
 
 bench-load: $(STAMP)
 	$(BIN)/python bench/load.py
