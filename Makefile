@@ -8,7 +8,7 @@ PORT ?= 7860
 # extra app.py flags, e.g. ARGS="--auth-file users.txt --upload-users alice" (README: Deploying)
 ARGS ?=
 
-.PHONY: run test install lint bench bench-quality bench-speed bench-load calibrate screenshot clean
+.PHONY: run test install lint bench bench-quality bench-speed bench-load bench-hostile calibrate screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-quality: $(STAMP)
 
 bench-speed: $(STAMP)
 	$(BIN)/python bench/speed.py
+
+bench-hostile: $(STAMP)
+	$(BIN)/python bench/hostile.py
 
 bench-load: $(STAMP)
 	$(BIN)/python bench/load.py

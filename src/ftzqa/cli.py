@@ -127,8 +127,10 @@ def _add(args: argparse.Namespace) -> int:
     report = add(args.files, args.corpus, args.index, _settings(args), show_progress=sys.stderr.isatty())
     for message in report.duplicates:
         _say(message)
+    for reason in report.rejected:
+        _say(f"error: not added: {reason}")
     print(terminal_safe(report.line()))
-    return 0
+    return 2 if report.rejected else 0
 
 
 def _ask(args: argparse.Namespace) -> int:

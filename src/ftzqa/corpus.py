@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from .chunking import first_heading, label
 from .errors import CorpusError
-from .formats import SUFFIXES, TEXT_SUFFIXES, extract
+from .formats import SUFFIXES, TEXT_SUFFIXES, one_line
+from .limits import Limits
 from .types import Document
+
+if TYPE_CHECKING:
+    from .sandbox import Extractor
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = SUFFIXES
+MAX_FIELD_CHARS = 1000  # source, author, date from front matter or file metadata
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
-_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,37 +58,47 @@ def parse_front_matter(raw: str) -> tuple[dict[str, str], str]:
     return fields, raw[m.end() :]
 
 
-def parse_document(doc_id: str, data: bytes) -> Document:
-    """Turn one file's bytes into a Document; ``doc_id`` is its path relative to the corpus."""
-    extracted = extract(data, doc_id)
+def parse_document(doc_id: str, data: bytes, extractor: Extractor | None = None) -> Document:
+    """Turn one file's bytes into a Document; ``doc_id`` is its path relative to the corpus.
+
+    PDF, DOCX and HTML are parsed in the ``extractor``'s worker process (a new one when None).
+    """
+    if extractor is None:
+        from .sandbox import Extractor
+
+        with Extractor() as own:
+            return parse_document(doc_id, data, own)
+    extracted = extractor.extract(data, doc_id)
     fields, body = dict(extracted.fields), extracted.text
     if doc_id.lower().endswith(TEXT_SUFFIXES):
         front, body = parse_front_matter(body)
         fields.update(front)
     if not body.strip():
         raise CorpusError(f"{doc_id}: has no text to index; add text or remove the file")
-    title = fields.get("title", "")
+    title = label(fields.get("title", ""))
     if not title:
-        heading = _HEADING.search(body)
-        title = heading.group(1).strip() if heading else Path(doc_id).stem.replace("_", " ").replace("-", " ")
+        title = first_heading(body) or Path(doc_id).stem.replace("_", " ").replace("-", " ")
     return Document(
         doc_id=doc_id,
-        title=title,
+        title=label(title),
         text=body,
         sha256=sha256_bytes(data),
-        source=fields.get("source", ""),
-        author=fields.get("author", ""),
-        date=fields.get("date", ""),
+        source=label(fields.get("source", ""), MAX_FIELD_CHARS),
+        author=label(fields.get("author", ""), MAX_FIELD_CHARS),
+        date=label(fields.get("date", ""), MAX_FIELD_CHARS),
     )
 
 
 def max_file_bytes() -> int:
     """Largest file read, from ``FTZQA_MAX_FILE_MB`` (default 50 MB)."""
-    raw = os.environ.get("FTZQA_MAX_FILE_MB", "50")
-    try:
-        return int(float(raw) * 1024 * 1024)
-    except ValueError:
-        raise CorpusError(f"FTZQA_MAX_FILE_MB of {raw!r} is not a number; set it to a size in MB, e.g. 50") from None
+    return Limits.from_env().max_file_bytes
+
+
+def too_big(name: str, size: int, limit: int) -> str | None:
+    """Why a file of ``size`` bytes is refused, or None when it is within ``limit``."""
+    if size <= limit:
+        return None
+    return f"{name}: is {size / 2**20:.1f} MB, over the {limit / 2**20:g} MB limit; split it or raise FTZQA_MAX_FILE_MB"
 
 
 def list_files(corpus_dir: str | Path) -> list[Path]:
@@ -113,30 +128,39 @@ def fingerprint(corpus_dir: str | Path) -> dict[str, str]:
     return {doc_id_for(p, corpus_dir): sha256_bytes(p.read_bytes()) for p in list_files(corpus_dir)}
 
 
-def read_corpus(corpus_dir: str | Path) -> CorpusReport:
-    """Read every supported file; files that cannot be used are reported, not fatal."""
+def read_corpus(corpus_dir: str | Path, extractor: Extractor | None = None) -> CorpusReport:
+    """Read every supported file; a file that cannot be used, for any reason, is reported and
+    skipped with a one-line reason, never fatal. PDF, DOCX and HTML files are parsed in one
+    worker process (the ``extractor``'s, or a new one for this call)."""
+    if extractor is None:
+        from .sandbox import Extractor
+
+        with Extractor() as own:
+            return read_corpus(corpus_dir, own)
     documents: list[Document] = []
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
-    limit = max_file_bytes()
+    limit = extractor.limits.max_file_bytes
     for path in list_files(corpus_dir):
         doc_id = doc_id_for(path, corpus_dir)
         try:
-            size = path.stat().st_size
-            if size > limit:
-                raise CorpusError(
-                    f"{doc_id}: is {size / 2**20:.0f} MB, over the {limit / 2**20:.0f} MB limit; "
-                    "split it or raise FTZQA_MAX_FILE_MB"
-                )
+            reason = too_big(doc_id, path.stat().st_size, limit)
+            if reason:
+                raise CorpusError(reason)
             data = path.read_bytes()
-            doc = parse_document(doc_id, data)
+            doc = parse_document(doc_id, data, extractor)
         except CorpusError as exc:  # before OSError: CorpusError is a FileNotFoundError too
-            skipped.append(Skipped(doc_id, str(exc)))
+            skipped.append(Skipped(doc_id, one_line(str(exc), 1000)))
             continue
         except OSError as exc:
             skipped.append(
                 Skipped(doc_id, f"{doc_id}: cannot be read ({exc.strerror}); check its permissions")
             )
+            continue
+        except Exception as exc:  # a bug or an odd file must not stop the build: skip it, log the details
+            log.debug("unexpected error reading %s", doc_id, exc_info=True)
+            why = f"{type(exc).__name__}: {one_line(str(exc))}"
+            skipped.append(Skipped(doc_id, f"{doc_id}: cannot be read ({why}); check the file"))
             continue
         if doc.sha256 in seen:
             skipped.append(Skipped(doc_id, f"{doc_id}: same content as {seen[doc.sha256]}; indexed once"))

@@ -3,16 +3,24 @@
 Every reader returns plain text in which paragraphs are separated by blank lines and headings
 are Markdown ``#`` lines, so the chunker treats all formats alike and offsets point into this
 extracted text. PDF pages become ``## Page N`` headings, so citations name the page.
+
+The PDF, DOCX and HTML readers run third-party parsers on untrusted bytes: call them through
+``ftzqa.sandbox.Extractor``, which runs them in a worker process with memory and time limits.
+They check the sizes they can check cheaply themselves (``Limits``): zip members before
+python-docx opens the archive, the PDF page count before pages are read, extracted text as it
+grows.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import CorpusError
+from .limits import MB, Limits
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 SUFFIXES = (*TEXT_SUFFIXES, ".html", ".htm", ".pdf", ".docx")
@@ -39,18 +47,51 @@ def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_text(data: bytes, name: str) -> Extracted:
+def one_line(message: str, limit: int = 300) -> str:
+    """A library's error message as one short line."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _TextBudget:
+    """Counts extracted text (UTF-8 bytes) and refuses the file once it passes the limit."""
+
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.name, self.limit, self.used = name, limits.max_text_bytes, 0
+        self.mb = limits.max_text_mb
+
+    def add(self, text: str) -> None:
+        self.used += len(text.encode("utf-8", "surrogatepass"))
+        if self.used > self.limit:
+            raise CorpusError(
+                f"{self.name}: holds more than {self.mb:g} MB of text (FTZQA_MAX_TEXT_MB); "
+                "split it into smaller files, or raise the limit if the file is genuine"
+            )
+
+
+def read_text(data: bytes, name: str, limits: Limits | None = None) -> Extracted:
     return Extracted(_normalise(decode_text(data, name)))
 
 
-def read_html(data: bytes, name: str) -> Extracted:
+def read_html(data: bytes, name: str, limits: Limits | None = None) -> Extracted:
     import trafilatura
 
+    limits = limits or Limits()
     html = data.decode("utf-8", errors="replace")
-    text = trafilatura.extract(html, output_format="markdown", include_comments=False, include_images=False)
+    try:
+        text = trafilatura.extract(html, output_format="markdown", include_comments=False, include_images=False)
+        meta = trafilatura.extract_metadata(html)
+    except (MemoryError, RecursionError):
+        raise
+    except Exception as exc:
+        raise CorpusError(
+            f"{name}: cannot read this HTML page ({type(exc).__name__}: {one_line(str(exc))}); "
+            "save the article text as .txt or .md"
+        ) from None
+    if text:
+        _TextBudget(name, limits).add(text)
     if not text or len(text.split()) < MIN_HTML_WORDS:  # a lone menu word is not an article
         raise CorpusError(f"{name}: no main text found in this HTML page; save the article text as .txt or .md")
-    meta = trafilatura.extract_metadata(html)
     fields = {}
     if meta is not None:
         for key in ("title", "author", "date", "sitename"):
@@ -60,20 +101,29 @@ def read_html(data: bytes, name: str) -> Extracted:
     return Extracted(_normalise(text), fields)
 
 
-def read_pdf(data: bytes, name: str) -> Extracted:
+def read_pdf(data: bytes, name: str, limits: Limits | None = None) -> Extracted:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
+    limits = limits or Limits()
+    budget = _TextBudget(name, limits)
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise CorpusError(f"{name}: the PDF is encrypted; save an unencrypted copy and add that")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        _check_page_count(name, limits, _declared_pages(reader))
+        _check_page_count(name, limits, len(reader.pages))
+        pages = []
+        for pdf_page in reader.pages:
+            text = pdf_page.extract_text() or ""
+            budget.add(text)
+            pages.append(text)
         info = reader.metadata
-    except CorpusError:
+    except (CorpusError, MemoryError, RecursionError):
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise CorpusError(f"{name}: cannot read this PDF ({type(exc).__name__}: {exc}); check the file") from None
+    except Exception as exc:  # pypdf raises many types on damaged or hostile files (LimitReachedError, ...)
+        raise CorpusError(
+            f"{name}: cannot read this PDF ({type(exc).__name__}: {one_line(str(exc))}); check the file"
+        ) from None
     parts = []
     for number, page in enumerate(pages, start=1):
         body = _pdf_paragraphs(page)
@@ -87,6 +137,23 @@ def read_pdf(data: bytes, name: str) -> Extracted:
     return Extracted("\n\n".join(parts) + "\n", fields)
 
 
+def _declared_pages(reader: object) -> int:
+    """The page count the PDF's page tree claims (/Count), read before walking the tree."""
+    try:
+        count = reader.trailer["/Root"]["/Pages"]["/Count"]  # type: ignore[attr-defined]
+        return int(count)
+    except Exception:  # missing or odd: the real count is checked next
+        return 0
+
+
+def _check_page_count(name: str, limits: Limits, pages: int) -> None:
+    if pages > limits.max_pdf_pages:
+        raise CorpusError(
+            f"{name}: has {pages:,} pages, over the limit of {limits.max_pdf_pages:,} (FTZQA_MAX_PDF_PAGES); "
+            "split it into smaller files, or raise the limit if the file is genuine"
+        )
+
+
 def _pdf_paragraphs(page: str) -> str:
     """Join hard-wrapped lines; keep blank-line paragraph breaks; drop a leading '#'."""
     paragraphs = re.split(r"\n[ \t]*\n", _normalise(page))
@@ -98,39 +165,95 @@ def _pdf_paragraphs(page: str) -> str:
     return "\n\n".join(out)
 
 
-def read_docx(data: bytes, name: str) -> Extracted:
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
-
+def check_zip(data: bytes, name: str, limits: Limits) -> None:
+    """Refuse a .docx whose zip members are too many, too large or too compressed, before any
+    member is unpacked (zipfile never unpacks more than a member's declared size)."""
     try:
-        document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
-        raise CorpusError(f"{name}: cannot read this .docx ({type(exc).__name__}); check the file") from None
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):
+        raise CorpusError(
+            f"{name}: is not a .docx document (not a valid zip archive); "
+            "open it in a word processor and save it as .docx"
+        ) from None
+    if len(members) > limits.max_zip_members:
+        raise CorpusError(
+            f"{name}: holds {len(members):,} files inside, more than the {limits.max_zip_members:,} "
+            "a .docx needs; this looks like a zip bomb, check the file"
+        )
+    total = 0
+    for member in members:
+        total += member.file_size
+        if total > limits.max_unzipped_bytes:
+            raise CorpusError(
+                f"{name}: unpacks to more than {limits.max_unzipped_mb:g} MB ({member.filename} alone is "
+                f"{member.file_size / MB:,.0f} MB) (FTZQA_MAX_UNZIPPED_MB); this looks like a zip bomb, "
+                "check the file, or raise the limit if it is genuine"
+            )
+        ratio = member.file_size / max(1, member.compress_size)
+        if member.file_size > MB and ratio > limits.max_zip_ratio:
+            raise CorpusError(
+                f"{name}: {member.filename} expands {ratio:,.0f} times (from {member.compress_size / MB:.2f} MB "
+                f"to {member.file_size / MB:,.0f} MB), over the limit of {limits.max_zip_ratio:g} "
+                "(FTZQA_MAX_ZIP_RATIO); this looks like a zip bomb, check the file, or raise the limit "
+                "if it is genuine"
+            )
+
+
+def read_docx(data: bytes, name: str, limits: Limits | None = None) -> Extracted:
+    import docx
+
+    limits = limits or Limits()
+    check_zip(data, name, limits)
+    budget = _TextBudget(name, limits)
     parts = []
     fields: dict[str, str] = {}
-    for para in document.paragraphs:
-        text = " ".join(para.text.split())
-        if not text:
-            continue
-        style = (para.style.name if para.style is not None else "") or ""
-        if style == "Title":
-            fields.setdefault("title", text)
-            parts.append(f"# {text}")
-        elif style.startswith("Heading"):
-            level = style.removeprefix("Heading").strip()
-            hashes = "#" * min(6, int(level) + 1) if level.isdigit() else "##"
-            parts.append(f"{hashes} {text}")
-        else:
-            parts.append(text)
-    props = document.core_properties
-    if props.title:
-        fields["title"] = props.title
-    if props.author:
-        fields["author"] = props.author
+    try:
+        document = docx.Document(io.BytesIO(data))
+        style_name = _paragraph_style_names(document)
+        for para in document.paragraphs:
+            text = " ".join(para.text.split())
+            if not text:
+                continue
+            budget.add(text)
+            style = style_name(para._p.style)
+            if style == "Title":
+                fields.setdefault("title", text)
+                parts.append(f"# {text}")
+            elif style.startswith("Heading"):
+                level = style.removeprefix("Heading").strip()
+                hashes = "#" * min(6, int(level) + 1) if level.isdigit() else "##"
+                parts.append(f"{hashes} {text}")
+            else:
+                parts.append(text)
+        props = document.core_properties
+        if props.title:
+            fields["title"] = props.title
+        if props.author:
+            fields["author"] = props.author
+    except (CorpusError, MemoryError, RecursionError):
+        raise
+    except Exception as exc:  # zip, XML (lxml) and package errors from python-docx
+        raise CorpusError(
+            f"{name}: cannot read this .docx ({type(exc).__name__}: {one_line(str(exc))}); "
+            "open it in a word processor and save it again"
+        ) from None
     return Extracted("\n\n".join(parts) + "\n", fields)
 
 
-READERS: dict[str, Callable[[bytes, str], Extracted]] = {
+def _paragraph_style_names(document: object) -> Callable[[str | None], str]:
+    """Paragraph style id -> name, looked up once (python-docx's ``paragraph.style`` scans every
+    style per paragraph: minutes for a long document). Unknown ids get the default style."""
+    from docx.enum.style import WD_STYLE_TYPE
+
+    styles = document.styles  # type: ignore[attr-defined]
+    names = {s.style_id: s.name or "" for s in styles if s.type == WD_STYLE_TYPE.PARAGRAPH}
+    default = styles.default(WD_STYLE_TYPE.PARAGRAPH)
+    fallback = (default.name or "") if default is not None else ""
+    return lambda style_id: names.get(style_id, fallback) if style_id is not None else fallback
+
+
+READERS: dict[str, Callable[[bytes, str, Limits | None], Extracted]] = {
     ".md": read_text,
     ".markdown": read_text,
     ".txt": read_text,
@@ -141,10 +264,14 @@ READERS: dict[str, Callable[[bytes, str], Extracted]] = {
 }
 
 
-def extract(data: bytes, name: str) -> Extracted:
-    """Text and metadata of a file, by its extension."""
-    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+def suffix_of(name: str) -> str:
+    return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def extract(data: bytes, name: str, limits: Limits | None = None) -> Extracted:
+    """Text and metadata of a file, by its extension, parsed in this process (see the module doc)."""
+    suffix = suffix_of(name)
     reader = READERS.get(suffix)
     if reader is None:
         raise CorpusError(f"{name}: unsupported file type {suffix or '(none)'!r}; supported: {', '.join(SUFFIXES)}")
-    return reader(data, name)
+    return reader(data, name, limits)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .corpus import SUPPORTED_SUFFIXES, list_files, sha256_bytes
+from .corpus import SUPPORTED_SUFFIXES, list_files, parse_document, sha256_bytes, too_big
 from .embed import Embedder
 from .errors import CorpusError
+from .formats import one_line
 from .index import BuildSummary, build_unlocked
+from .limits import Limits
 from .settings import Settings
 from .store import atomic_write, writer_lock
 
@@ -22,11 +24,14 @@ class AddReport:
     added: list[str] = field(default_factory=list)  # doc_ids written into the corpus
     duplicates: list[str] = field(default_factory=list)  # messages for files already present
     summary: BuildSummary | None = None
+    rejected: list[str] = field(default_factory=list)  # one reason per file that could not be added
 
     def line(self) -> str:
         parts = [f"added {len(self.added)} file(s)"]
         if self.duplicates:
             parts.append(f"{len(self.duplicates)} already in the corpus")
+        if self.rejected:
+            parts.append(f"{len(self.rejected)} not added (unreadable)")
         if self.summary:
             parts.append(self.summary.line())
         return "; ".join(parts)
@@ -94,14 +99,51 @@ def add(
     embedder: Embedder | None = None,
     show_progress: bool = False,
 ) -> AddReport:
-    """Copy ``paths`` into the corpus and update the index (only new passages are embedded)."""
+    """Copy ``paths`` into the corpus and update the index (only new passages are embedded).
+
+    A file that cannot be indexed is not copied: it is listed in ``rejected`` with the reason.
+    """
     sources = []
+    rejected = []
+    limit = Limits.from_env().max_file_bytes
     for raw in paths:
         path = Path(raw)
         if not path.is_file():
             raise CorpusError(f"{str(path)!r} is not a file; check the path")
+        reason = too_big(path.name, path.stat().st_size, limit)
+        if reason:
+            rejected.append(reason)
+            continue
         sources.append((path.name, path.read_bytes()))
-    return add_bytes(sources, corpus_dir, index_dir, settings, embedder=embedder, show_progress=show_progress)
+    report = add_bytes(sources, corpus_dir, index_dir, settings, embedder=embedder, show_progress=show_progress)
+    return replace(report, rejected=rejected + report.rejected)
+
+
+def check_sources(sources: list[tuple[str, bytes]]) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """Split (name, bytes) pairs into those the index can read and one-line reasons for the rest.
+
+    PDF, DOCX and HTML are parsed in one worker process (``ftzqa.sandbox``).
+    """
+    from .sandbox import Extractor
+
+    good: list[tuple[str, bytes]] = []
+    bad: list[str] = []
+    with Extractor() as extractor:
+        for name, data in sources:
+            clean = safe_name(name)
+            reason = too_big(name, len(data), extractor.limits.max_file_bytes)
+            if reason is None and Path(clean).suffix.lower() in SUPPORTED_SUFFIXES:
+                try:
+                    parse_document(clean, data, extractor)
+                except CorpusError as exc:
+                    reason = one_line(str(exc), 1000).replace(clean, name, 1)
+                except Exception as exc:  # one odd file must not stop the others
+                    reason = f"{name}: cannot be read ({type(exc).__name__}: {one_line(str(exc))}); check the file"
+            if reason:
+                bad.append(reason)
+            else:
+                good.append((name, data))
+    return good, bad
 
 
 def add_bytes(
@@ -113,16 +155,31 @@ def add_bytes(
     embedder: Embedder | None = None,
     show_progress: bool = False,
 ) -> AddReport:
-    """Like ``add`` for in-memory files (uploads): (file name, content) pairs."""
+    """Like ``add`` for in-memory files (uploads): (file name, content) pairs.
+
+    Every file is read first; one that cannot be indexed is not written into the corpus and is
+    listed in ``rejected`` with the reason. When no file is left, the index is not touched.
+    """
     settings = settings or Settings.from_env()
+    sources, rejected = check_sources(sources)
+    if not sources:
+        return AddReport(rejected=rejected)
     with writer_lock(Path(index_dir)):
         added, duplicates = copy_into_corpus(sources, corpus_dir)
         try:
             summary = build_unlocked(
                 Path(corpus_dir), Path(index_dir), settings, embedder, show_progress=show_progress
             )
+            late = [r for r in summary.skipped if r.split(": ", 1)[0] in added]
+            if late:  # readable a moment ago, skipped by the build (e.g. a time limit): take it out
+                for reason in late:
+                    doc_id = reason.split(": ", 1)[0]
+                    (Path(corpus_dir) / doc_id).unlink(missing_ok=True)
+                    added.remove(doc_id)
+                rejected += late
+                summary = build_unlocked(Path(corpus_dir), Path(index_dir), settings, embedder)
         except Exception:
             for doc_id in added:  # leave the corpus as it was: the index did not take the files
                 (Path(corpus_dir) / doc_id).unlink(missing_ok=True)
             raise
-    return AddReport(added, duplicates, summary)
+    return AddReport(added, duplicates, summary, rejected)

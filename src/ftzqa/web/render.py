@@ -10,16 +10,39 @@ import re
 from collections.abc import Mapping
 from html import escape
 
+from ..chunking import heading_text
 from ..types import Answer, Document, Hit
 
+# Patterns here run on document text: each is linear (no quantified group is followed by one
+# that can match the same characters), and the end-anchored checks use str.rstrip instead.
 _BREAK = re.compile(r"\n[ \t]*\n\s*")  # a blank line separates paragraphs
-_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)[ \t#]*$")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_SPACE_RUN = re.compile(r"\s*")
+CONTEXT_WINDOW = 16_384  # characters read on each side of a passage for its context, at first
+MAX_CONTEXT_WINDOW = 262_144  # ... and at most
 MODE_LABELS = {"hybrid": "hybrid", "dense": "dense (meaning)", "bm25": "keyword (BM25)"}
+
+
+def fold_lines(text: str) -> str:
+    """Each line break, with the spaces and tabs before it and all whitespace after it, as one
+    space (what ``re.sub(r"[ \\t]*\\n\\s*", " ", text)`` gives, in linear time)."""
+    if "\n" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    newline = text.find("\n")
+    while newline != -1:
+        out.append(text[pos:newline].rstrip(" \t"))
+        out.append(" ")
+        pos = _SPACE_RUN.match(text, newline + 1).end()  # type: ignore[union-attr]
+        newline = text.find("\n", pos)
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def text_html(text: str) -> str:
     """Escaped text with line breaks folded into spaces (the block must stay on one line)."""
-    return escape(re.sub(r"[ \t]*\n\s*", " ", text), quote=True)
+    return escape(fold_lines(text), quote=True)
 
 
 def highlight(hit: Hit, answer: bool = True) -> str:
@@ -44,27 +67,82 @@ def _take(blocks: list[str], n: int) -> list[str]:
         if count >= n:
             break
         out.append(block)
-        count += not _HEADING.match(block)
+        count += heading_text(block) is None
     return out
 
 
 def surrounding(text: str, start: int, end: int, paragraphs: int = 1) -> tuple[list[str], list[str]]:
     """Up to ``paragraphs`` whole paragraphs before and after ``text[start:end]``, with any
-    headings between. When the span starts or ends inside a paragraph, the rest of it comes too."""
-    head, tail = text[:start], text[end:]
-    before = [b.strip() for b in _BREAK.split(head) if b.strip()]
-    after = [b.strip() for b in _BREAK.split(tail) if b.strip()]
-    starts_paragraph = not head.strip() or bool(re.search(r"\n[ \t]*\n\s*$", head))
-    ends_paragraph = not tail.strip() or bool(re.match(r"\s*\n[ \t]*\n", tail))
+    headings between. When the span starts or ends inside a paragraph, the rest of it comes too.
+
+    Reads only a window of the document on each side (widened as needed up to
+    ``MAX_CONTEXT_WINDOW`` characters); a paragraph cut at that limit is marked with "…".
+    """
+    lo, hi = _space_before(text, start), _space_after(text, end)
+    # a blank line in the whitespace right before (after) the span: it starts (ends) a paragraph
+    starts_paragraph = lo == 0 or bool(_BLANK_LINE.search(text, lo, start))
+    ends_paragraph = hi == len(text) or bool(_BLANK_LINE.search(text, end, hi))
     n_before = paragraphs + (0 if starts_paragraph else 1)
     n_after = paragraphs + (0 if ends_paragraph else 1)
-    return _take(before[::-1], n_before)[::-1], _take(after, n_after)
+    return _paragraphs_before(text, lo, n_before), _paragraphs_after(text, hi, n_after)
+
+
+def _space_before(text: str, i: int) -> int:
+    """Start of the run of whitespace that ends at ``i``."""
+    while i > 0:
+        chunk = text[max(0, i - 4096) : i]
+        kept = len(chunk.rstrip())
+        if kept:
+            return i - len(chunk) + kept
+        i -= len(chunk)
+    return 0
+
+
+def _space_after(text: str, i: int) -> int:
+    """End of the run of whitespace that starts at ``i``."""
+    while i < len(text):
+        chunk = text[i : i + 4096]
+        skipped = len(chunk) - len(chunk.lstrip())
+        if skipped < len(chunk):
+            return i + skipped
+        i += len(chunk)
+    return len(text)
+
+
+def _blocks(piece: str) -> list[str]:
+    return [b.strip() for b in _BREAK.split(piece) if b.strip()]
+
+
+def _paragraphs_before(text: str, end: int, n: int) -> list[str]:
+    window = CONTEXT_WINDOW
+    while True:
+        lo = max(0, end - window)
+        blocks = _blocks(text[lo:end])
+        taken = _take(blocks[::-1], n)[::-1]
+        if lo == 0 or len(taken) < len(blocks):  # the farthest block in the window may be cut
+            return taken
+        if window >= MAX_CONTEXT_WINDOW:
+            return ["…" + taken[0], *taken[1:]] if taken else taken
+        window *= 2
+
+
+def _paragraphs_after(text: str, start: int, n: int) -> list[str]:
+    window = CONTEXT_WINDOW
+    while True:
+        hi = min(len(text), start + window)
+        blocks = _blocks(text[start:hi])
+        taken = _take(blocks, n)
+        if hi == len(text) or len(taken) < len(blocks):
+            return taken
+        if window >= MAX_CONTEXT_WINDOW:
+            return [*taken[:-1], taken[-1] + "…"] if taken else taken
+        window *= 2
 
 
 def _context_block(block: str) -> str:
-    m = _HEADING.match(block)
-    if m:
-        return f'<p class="fq-ctx-head">{text_html(m.group(1))}</p>'
+    heading = heading_text(block)
+    if heading is not None:
+        return f'<p class="fq-ctx-head">{text_html(heading)}</p>'
     return f"<p>{text_html(block)}</p>"
 
 

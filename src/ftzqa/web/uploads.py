@@ -1,7 +1,9 @@
 """Check uploaded files before they go into the corpus (saving and safe names: ``ftzqa.ingest``).
 
-A file that would only be skipped by the index build (wrong type, not UTF-8, empty, too big) is
-rejected here with the reason, so it never lands in the corpus folder.
+A file that would only be skipped by the index build (wrong type, not UTF-8, empty, too big,
+unreadable, a decompression bomb) is rejected here with the reason, so it never lands in the
+corpus folder; the other files of the same batch are still accepted. PDF, DOCX and HTML are
+parsed in one worker process per batch (``ftzqa.sandbox``).
 """
 
 from __future__ import annotations
@@ -10,25 +12,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..corpus import SUPPORTED_SUFFIXES, max_file_bytes, parse_document
+from ..corpus import SUPPORTED_SUFFIXES, parse_document, too_big
 from ..errors import CorpusError
+from ..formats import one_line
 from ..ingest import safe_name
+from ..sandbox import Extractor
 
 UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES
 
 
-def check_upload(name: str, data: bytes) -> str | None:
+def check_upload(name: str, data: bytes, extractor: Extractor | None = None) -> str | None:
     """Why the file ``name`` with content ``data`` cannot be added, or None when it can."""
     clean = safe_name(name)
     if Path(clean).suffix.lower() not in UPLOAD_SUFFIXES:
         return f"{name}: unsupported file type; upload one of {', '.join(UPLOAD_SUFFIXES)}"
-    limit = max_file_bytes()
-    if len(data) > limit:
-        return f"{name}: {len(data) / 2**20:.1f} MB is more than the {limit / 2**20:.0f} MB allowed (FTZQA_MAX_FILE_MB)"
+    if extractor is None:
+        with Extractor() as own:
+            return check_upload(name, data, own)
+    reason = too_big(name, len(data), extractor.limits.max_file_bytes)
+    if reason:
+        return reason
     try:
-        parse_document(clean, data)  # the index build's own checks: readable, not empty
+        parse_document(clean, data, extractor)  # the index build's own checks: readable, not empty
     except CorpusError as exc:
-        return str(exc)
+        return one_line(str(exc), 1000)
+    except Exception as exc:  # whatever else goes wrong with one file, the batch goes on
+        return f"{name}: cannot be read ({type(exc).__name__}: {one_line(str(exc))}); check the file"
     return None
 
 
@@ -38,17 +47,21 @@ class Uploads:
     rejected: list[str] = field(default_factory=list)  # one message per file
 
 
-def read_uploads(paths: Sequence[str | Path]) -> Uploads:
+def read_uploads(paths: Sequence[str | Path], extractor: Extractor | None = None) -> Uploads:
     """Read uploaded temporary files (their names are the names the user chose) and check them."""
+    if extractor is None:
+        with Extractor() as own:
+            return read_uploads(paths, own)
     out = Uploads()
     for raw in paths:
         path = Path(raw)
         try:
-            data = path.read_bytes()
+            reason = too_big(path.name, path.stat().st_size, extractor.limits.max_file_bytes)
+            data = b"" if reason else path.read_bytes()  # never read a file that is too big
         except OSError as exc:
             out.rejected.append(f"{path.name}: cannot be read ({exc.strerror})")
             continue
-        reason = check_upload(path.name, data)
+        reason = reason or check_upload(path.name, data, extractor)
         if reason:
             out.rejected.append(reason)
         else:
