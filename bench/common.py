@@ -73,13 +73,21 @@ class CachedEmbedder:
         return np.stack([self._vectors[k] for k in keys]).astype(np.float32)
 
     def save(self) -> None:
+        """Write the cache, merged with what other processes saved meanwhile (under a file lock)."""
         if not (self._path and self._dirty):
             return
+        from filelock import FileLock
+
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        keys = list(self._vectors)
-        tmp = self._path.with_suffix(".tmp.npz")
-        np.savez(tmp, keys=np.array(keys), vectors=np.stack([self._vectors[k] for k in keys]))
-        tmp.replace(self._path)
+        with FileLock(str(self._path) + ".lock"):
+            if self._path.exists():
+                with np.load(self._path, allow_pickle=False) as data:
+                    for key, vector in zip(data["keys"].tolist(), data["vectors"], strict=True):
+                        self._vectors.setdefault(key, vector)
+            keys = list(self._vectors)
+            tmp = self._path.with_suffix(".tmp.npz")
+            np.savez(tmp, keys=np.array(keys), vectors=np.stack([self._vectors[k] for k in keys]))
+            tmp.replace(self._path)
         self._dirty = False
 
 
