@@ -252,3 +252,28 @@ def test_add_keeps_the_good_files_of_a_mixed_batch(
     assert "added 1 file(s)" in captured.out and "1 not added" in captured.out
     assert "not added: bomb.docx: word/document.xml expands" in captured.err
     assert sorted(p.name for p in tiny_corpus.iterdir()) == ["bakery.txt", "harbour.md", "rivers.md"]
+
+
+def test_add_takes_out_a_file_the_build_skipped_after_the_check(
+    tiny_index: Path, tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file readable when checked but skipped by the build (a time limit hit on a busy machine,
+    say) is removed from the corpus again and reported; the index is rebuilt without it."""
+    from ftzqa.ingest import add
+
+    real = Extractor.extract
+    calls: dict[str, int] = {}
+
+    def flaky(self: Extractor, data: bytes, name: str) -> object:
+        calls[name] = calls.get(name, 0) + 1
+        if name == "late.md" and calls[name] > 1:  # the check passes, the build's read fails
+            raise CorpusError("late.md: reading it took longer than 60 s and was stopped (FTZQA_PARSE_SECONDS)")
+        return real(self, data, name)
+
+    monkeypatch.setattr(Extractor, "extract", flaky)
+    late = tmp_path / "late.md"
+    late.write_text(GOOD_MD, encoding="utf-8")
+    report = add([late], tiny_corpus, tiny_index, FAKE, embedder=FakeEmbedder())
+    assert report.added == [] and report.rejected[0].startswith("late.md: reading it took longer")
+    assert sorted(p.name for p in tiny_corpus.iterdir()) == ["bakery.txt", "rivers.md"]
+    assert report.summary is not None and report.summary.documents == 2 and not report.summary.skipped
