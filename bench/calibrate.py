@@ -55,7 +55,7 @@ from ftzqa.settings import Settings  # noqa: E402
 
 POSITIVE = ("article+", "pooled+")
 NEGATIVE = ("random-", "near-", "swap-", "swapout-", "half-")
-NEGATIVE_WEIGHT = {"random-": 1.0, "near-": 1.0, "swap-": 4.0, "swapout-": 2.0, "half-": 3.0}
+NEGATIVE_WEIGHT = {"random-": 0.2, "near-": 0.5, "swap-": 3.0, "swapout-": 0.5, "half-": 2.0}
 CACHE = RESULTS / "calibrate-signals.npz"
 TYPED = "~"  # suffix of a part holding the same questions as typed
 
@@ -80,7 +80,19 @@ def gather_both(parts: dict[str, list[np.ndarray]], kind: str, retriever: Retrie
     parts.setdefault(kind + TYPED, []).append(gather(retriever, [typed(q) for q in questions]))
 
 
+GATE = SIGNALS.index("missing_names")  # a passage missing a name of the question is no answer
+
+
+def gated(x: np.ndarray) -> np.ndarray:
+    """``x`` with the passages the model's rule refuses (a name not mentioned) blanked out."""
+    x = x.copy()
+    x[x[:, :, GATE] > 0] = np.nan
+    return x
+
+
 def best_logit(x: np.ndarray, bias: float, w: np.ndarray) -> np.ndarray:
+    """The best passage's logit per question, as ``AbstainModel`` decides (-inf: refused by the rule)."""
+    x = gated(x)
     z = bias + np.nansum(x * w, axis=2)
     z[np.isnan(x[:, :, 0])] = -np.inf
     return z.max(axis=1)
@@ -114,13 +126,12 @@ def fit(
 
 # signal subsets compared; the others get weight 0
 CANDIDATES = {
-    "previous (cosine+coverage+unknown_names)": ("cosine", "coverage", "unknown_names"),
-    "without names (cosine, coverage, topic_coverage, unknown_terms, type_ok)": (
-        "cosine", "coverage", "topic_coverage", "unknown_terms", "type_ok"
-    ),
-    "all": SIGNALS,
+    "rule only (cosine)": ("cosine",),
+    "rule + cosine, coverage": ("cosine", "coverage"),
+    "rule + all but rival": ("cosine", "coverage", "topic_coverage", "unknown_terms", "names_near", "type_ok"),
+    "rule + all": ("cosine", "coverage", "topic_coverage", "unknown_terms", "names_near", "type_ok", "rival"),
 }
-CHOSEN = "all"
+CHOSEN = "rule + all"
 
 
 def calibrate(
@@ -128,7 +139,9 @@ def calibrate(
 ) -> tuple[float, np.ndarray, float]:
     """Fit on all parts with the signals ``names``; threshold from the per-article positives."""
     cols = [SIGNALS.index(n) for n in names]
-    both = {k: np.concatenate([parts[k], parts[k + TYPED]]) for k in POSITIVE + NEGATIVE}
+    # the weights are fitted on the passages the rule leaves, for the questions that have one
+    both = {k: gated(np.concatenate([parts[k], parts[k + TYPED]])) for k in POSITIVE + NEGATIVE}
+    both = {k: v[~np.all(np.isnan(v[:, :, 0]), axis=1)] for k, v in both.items()}
     pos = np.concatenate([both[k] for k in POSITIVE])[:, :, cols]
     neg = np.concatenate([both[k] for k in NEGATIVE])[:, :, cols]
     # positives and negatives weigh half each; within the negatives, each kind weighs
@@ -144,7 +157,8 @@ def calibrate(
     bias, w = fit(np.concatenate([pos, neg]), y, weight=weight)
     weights = np.zeros(len(SIGNALS))
     weights[cols] = w
-    cut = float(np.quantile(best_logit(both["article+"], bias, weights), false_abstain))
+    article = np.concatenate([parts["article+"], parts["article+" + TYPED]])
+    cut = float(np.quantile(best_logit(article, bias, weights), false_abstain))
     return bias, weights, float(1 / (1 + np.exp(-cut)))
 
 

@@ -1,4 +1,4 @@
-"""Decide whether the documents answer a question: a small logistic model over eight signals.
+"""Decide whether the documents answer a question: a small logistic model over nine signals.
 
 For each of the top-ranked passages (all signals in [0, 1]):
 
@@ -18,7 +18,9 @@ For each of the top-ranked passages (all signals in [0, 1]):
   title or section);
 - ``type_ok``: 1 when the question asks for no particular kind of answer, or when the passage's
   evidence sentence holds the kind asked for (a number for "how many", a date for "when", a
-  person or body for "who", a percentage for "what share"); 0 otherwise.
+  person or body for "who", a percentage for "what share"); 0 otherwise;
+- ``rival``: how much better another of the top ten passages, one that misses a name of the
+  question, covers the question's topic words: the documents say it, but for someone else.
 
 p(answered) = sigmoid(bias + w . signals); the question is answered when the best of the top
 passages reaches the threshold. Weights and threshold are fitted by ``bench/calibrate.py`` on
@@ -29,6 +31,7 @@ with one name swapped, and questions asked of a broad index of other articles); 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,6 +47,7 @@ SIGNALS = (
     "unknown_terms",
     "names_near",
     "type_ok",
+    "rival",
 )
 
 
@@ -57,6 +61,7 @@ class Signals:
     unknown_terms: float = 0.0
     names_near: float = 1.0
     type_ok: float = 1.0
+    rival: float = 0.0
 
     def as_list(self) -> list[float]:
         return [getattr(self, name) for name in SIGNALS]
@@ -64,7 +69,12 @@ class Signals:
 
 @dataclass(frozen=True, slots=True)
 class AbstainModel:
-    """p(answered) = sigmoid(bias + w . signals); answered when p >= threshold."""
+    """p(answered) = sigmoid(bias + w . signals); answered when p >= threshold.
+
+    A passage that does not mention every name and number of the question (``missing_names``)
+    is never an answer: its p is 0, whatever its other signals. That rule comes first; the
+    weights cover the rest.
+    """
 
     bias: float
     weights: tuple[float, ...]
@@ -74,6 +84,8 @@ class AbstainModel:
         return self.bias + sum(w * x for w, x in zip(self.weights, signals.as_list(), strict=True))
 
     def probability(self, signals: Signals) -> float:
+        if signals.missing_names > 0:
+            return 0.0
         z = self.logit(signals)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
@@ -83,12 +95,13 @@ class AbstainModel:
 
 # fitted by: python bench/calibrate.py  (see README, "Not in the documents")
 DEFAULT_MODEL = AbstainModel(
-    bias=-5.544, weights=(4.635, 2.132, 1.99, -2.59, -0.748, 0.451, 1.575, 0.206), threshold=0.355
+    bias=-5.154, weights=(4.874, 2.458, 1.217, 0.0, 0.0, -0.413, 0.768, 0.457, -1.313), threshold=0.153
 )
 
 
 PREFIX = 5  # "Russia" is present where a passage says "Russian", "Europe" where it says "European"
 _CONNECTORS = frozenset({"of", "and", "for", "the", "&"})
+_WORD = re.compile(r"[^\W_]+")
 
 
 class Passage:
@@ -99,6 +112,13 @@ class Passage:
         self.prefixes = {t[:PREFIX] for t in terms if len(t) >= PREFIX and not t[0].isdigit()}
         self._text = text
         self._initials: str | None = None
+        self._compact: set[str] | None = None
+
+    def compact(self) -> set[str]:
+        """The passage's words as written, dots taken out ("U.S." -> "US", "D.C." -> "DC")."""
+        if self._compact is None:
+            self._compact = set(_WORD.findall(self._text.replace(".", "")))
+        return self._compact
 
     def initials(self) -> str:
         """First letters of the passage's words, connectors left out ("National Archives and Records
@@ -116,9 +136,18 @@ class Passage:
         if all(len(t) >= PREFIX and t[:PREFIX] in self.prefixes for t in word.terms):
             return True
         letters = word.surface
-        if 2 <= len(letters) <= 6 and letters.isalpha() and (letters.isupper() or not word.known):
-            return letters.lower() in self.initials()
-        return False
+        if not (2 <= len(letters) <= 6 and letters.isalpha() and (letters.isupper() or not word.known)):
+            return False
+        if letters.upper() in self.compact():
+            return True
+        return len(letters) >= 3 and letters.lower() in self.initials()  # two letters match by chance
+
+    def mentions_name(self, phrase: tuple[Word, ...]) -> bool:
+        """The passage mentions a name phrase: by its last word ("Lee" for "Harper Lee"), or by its
+        initials ("US" for "United States")."""
+        if self.mentions(phrase[-1]):
+            return True
+        return len(phrase) >= 2 and "".join(w.surface[0] for w in phrase).upper() in self.compact()
 
 
 def signals(
@@ -127,13 +156,14 @@ def signals(
     cosine: float,
     idf: Callable[[str], float],
     evidence: Evidence,
+    rival: float = 0.0,
 ) -> Signals:
     """The signals of one question against one of its top passages (``passage``: the passage with
     its title and section)."""
     phrases = query.name_phrases()
     # a phrase counts by its last word: "Harper Lee" is present where the passage says "Lee"
     unknown = sum(1 for p in phrases if not p[-1].known)
-    unmentioned = sum(1 for p in phrases if not passage.mentions(p[-1]))
+    unmentioned = sum(1 for p in phrases if not passage.mentions_name(p))
     weights = {t: idf(t) for w in query.words for t in w.terms}
     total = sum(weights.values())
     coverage = sum(v for t, v in weights.items() if t in passage.terms) / total if total > 0 else 0.0
@@ -149,7 +179,17 @@ def signals(
         unknown_terms=_share(topic_weight, unseen, topic_total, empty=0.0),
         names_near=evidence.names_near,
         type_ok=1.0 if evidence.holds_type else 0.0,
+        rival=max(0.0, rival - _share(topic_weight, passage.terms, topic_total, empty=1.0)),
     )
+
+
+def rival_topic(query: Query, passage: Passage, idf: Callable[[str], float]) -> float:
+    """Topic coverage of ``passage`` when it misses one of the question's names (else 0)."""
+    phrases = query.name_phrases()
+    if not phrases or all(passage.mentions_name(p) for p in phrases):
+        return 0.0
+    weights = {t: idf(t) for w in query.topic for t in w.terms}
+    return _share(weights, passage.terms, sum(weights.values()), empty=0.0)
 
 
 def _share(weights: dict[str, float], present: set[str], total: float, empty: float) -> float:

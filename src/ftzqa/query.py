@@ -159,7 +159,7 @@ def analyse(
         terms = tokenize(low)
         at += 1 if not gap.strip() else 2  # words apart from punctuation do not form one phrase
         is_first, first = first, False
-        if not terms or low in type_words or low in FUNCTION_WORDS:  # no constraint on the passage
+        if not terms or low in type_words or low in FUNCTION_WORDS or len(low) == 1:  # no constraint
             pieces.append(surface)
             continue
         is_known = all(known(t) for t in terms)
@@ -178,6 +178,8 @@ def analyse(
             words.append(Word(surface, low, TOPIC, tuple(terms), is_known, at))
             pieces.append(surface)
             continue
+        if not is_known and len(low) > 3 and low.endswith("s") and all(known(t) for t in tokenize(low[:-1])):
+            text, terms, is_known = low[:-1], tokenize(low[:-1]), True  # "JFKs", "DB10s": the name itself
         if not is_known:
             fixed = SHORTHAND.get(low)
             if fixed is None and lexicon is not None:

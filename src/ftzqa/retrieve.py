@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from .abstain import DEFAULT_MODEL as DEFAULT_ABSTAIN
-from .abstain import AbstainModel, Signals, signals
+from .abstain import AbstainModel, Signals, rival_topic, signals
 from .abstain import Passage as VerdictPassage
 from .embed import Embedder
 from .errors import InvalidQueryError
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ABSTAIN_DEPTH = 3  # the decision looks at this many top passages
+
+
+RIVAL_DEPTH = 10  # passages compared with the top ones ("the documents say it, but for someone else")
 
 
 class Ranking(NamedTuple):
@@ -147,14 +150,19 @@ class Retriever:
         probabilities = [self.abstain.probability(s) for s in sigs]
         confidence = max(probabilities, default=0.0)
         found = confidence >= self.abstain.threshold
+        order = list(range(len(ranking.ids)))
+        if found and probabilities[0] < self.abstain.threshold:
+            # the passage that answers comes first: "Found" is always about passage [1]
+            best = probabilities.index(confidence)
+            order.insert(0, order.pop(best))
+            sigs = [sigs[best]] + [s for i, s in enumerate(sigs) if i != best]
         idx = self.index
+        ids, scores = ranking.ids.tolist(), ranking.scores.tolist()
         hits = [
-            Hit(rank=rank, score=float(score), passage=idx.passages[pid], evidence=ev.span)
-            for rank, (pid, score, ev) in enumerate(
-                zip(ranking.ids.tolist(), ranking.scores.tolist(), evidence, strict=True), start=1
-            )
+            Hit(rank=rank, score=float(scores[i]), passage=idx.passages[ids[i]], evidence=evidence[i].span)
+            for rank, i in enumerate(order, start=1)
         ]
-        top = self._verdict_passage(int(ranking.ids[0])) if len(ranking.ids) else None
+        top = self._verdict_passage(int(ids[order[0]])) if ids else None
         why = explain(query, top, sigs[0] if sigs else None, found)
         return Answer(
             question=question,
@@ -178,9 +186,10 @@ class Retriever:
         query = self.analyse(question)
         terms = self.index.sparse.tokenize(query.searched)
         vector = self.embedder.encode([query.searched])[0]
-        ranking = self._rank(vector, terms, k, mode)
+        wide = self._rank(vector, terms, max(k, RIVAL_DEPTH), mode)
+        ranking = wide._replace(ids=wide.ids[:k], scores=wide.scores[:k])
         evidence = [self._evidence(query, int(pid)) for pid in ranking.ids.tolist()]
-        return query, ranking, evidence, self._signals(query, vector, ranking, evidence)
+        return query, ranking, evidence, self._signals(query, vector, ranking, evidence, wide.ids)
 
     def analyse(self, question: str) -> Query:
         """The question's words, names, corrections and asked-for kind, against this index."""
@@ -209,9 +218,9 @@ class Retriever:
         if mode == "bm25":
             ids = _top(bm25, k)
             return Ranking(ids, bm25[ids])
+        dense_ids, _ = idx.dense.search(query, pool)
         by_bm25 = _top(bm25, pool)
         by_bm25 = by_bm25[bm25[by_bm25] > 0]
-        dense_ids, _ = idx.dense.search(query, pool)
         if self.settings.fusion == "rrf":
             table = rrf(dense_ids, by_bm25)
             ids = np.array(sorted(table, key=lambda i: -table[i]), dtype=np.int64)[:k]
@@ -235,15 +244,28 @@ class Retriever:
         return VerdictPassage(set(idx.sparse.tokenize(text)), text)
 
     def _signals(
-        self, query: Query, vector: NDArray[np.float32], ranking: Ranking, evidence: list[Evidence]
+        self,
+        query: Query,
+        vector: NDArray[np.float32],
+        ranking: Ranking,
+        evidence: list[Evidence],
+        pool: NDArray[np.int64],
     ) -> list[Signals]:
         """Signals of each of the top ``ABSTAIN_DEPTH`` passages; found when any is likely to answer."""
         idx = self.index
         top = ranking.ids[:ABSTAIN_DEPTH]
-        return [
-            signals(query, self._verdict_passage(pid), float(cos), idx.sparse.idf, ev)
-            for pid, cos, ev in zip(top.tolist(), idx.dense.scores(vector, top).tolist(), evidence, strict=False)
-        ]
+        # the best topic match among the passages that miss one of the question's names
+        rival = max(
+            (
+                rival_topic(query, passage, idx.sparse.idf)
+                for passage in (self._verdict_passage(pid) for pid in pool.tolist())
+            ),
+            default=0.0,
+        )
+        out = []
+        for pid, cos, ev in zip(top.tolist(), idx.dense.scores(vector, top).tolist(), evidence, strict=False):
+            out.append(signals(query, self._verdict_passage(pid), float(cos), idx.sparse.idf, ev, rival))
+        return out
 
 
 def _top(scores: NDArray[np.float32], n: int) -> NDArray[np.int64]:
