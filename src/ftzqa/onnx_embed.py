@@ -40,6 +40,10 @@ ENCODER_DIR = "onnx"  # under the index folder
 TOKENIZER = "query-tokenizer.json"  # in each generation folder
 FORMAT = "onnx"
 POOLINGS = ("mean", "cls", "max", "mean_sqrt_len_tokens")
+# Larger batches were slower per text here (1 thread, 300 texts of 5-256 tokens: 4 -> 11.7 s,
+# 16 -> 15.5 s, 64 -> 25.8 s): the exported attention materialises (batch, heads, seq, seq) scores.
+# Questions come one at a time; batches only embed probe texts at build time and tests.
+MAX_BATCH = 4
 _BLOB = re.compile(r"[0-9a-f]{64}\.onnx")
 
 
@@ -159,6 +163,10 @@ class OnnxEmbedder:
         self._tokenizer = tokenizer
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only
+        # one thread per call, like FAISS here: a question is a few dozen tokens, and on a shared or
+        # busy box a second spinning thread cost more than it saved (bench/speed.py measures it);
+        # a server answers concurrent questions on separate threads anyway
+        options.intra_op_num_threads = 1
         self._session = onnxruntime.InferenceSession(
             str(model_path), options, providers=["CPUExecutionProvider"]
         )
@@ -173,8 +181,13 @@ class OnnxEmbedder:
     ) -> NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        parts = [self._batch(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
-        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths pad less
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        batch_size = max(1, min(batch_size, MAX_BATCH))
+        for start in range(0, len(texts), batch_size):
+            chunk = order[start : start + batch_size]
+            out[chunk] = self._batch([texts[i] for i in chunk])
+        return out
 
     def _batch(self, texts: list[str]) -> NDArray[np.float32]:
         encodings = self._tokenizer.encode_batch(texts)
