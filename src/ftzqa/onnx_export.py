@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from .onnx_embed import (
     file_sha256,
     spec_of,
 )
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,9 @@ def prepare(
     intact (no export, no 90 MB write), else a fresh export, else the sentence-transformers fallback.
 
     ``embedder``: the model that embedded this build's passages (None when every vector was
-    reused; then the model is loaded with ``load_model`` only if an export is needed).
+    reused; then the model is loaded with ``load_model`` only if an export is needed). Its
+    ``st_model`` (a SentenceTransformer, see ``SentenceTransformerEmbedder``) is exported; an
+    embedder without one (a test or bench stand-in) gets no ONNX encoder.
     """
     old = previous[1].get("query_encoder") if previous else None
     if previous is not None and isinstance(old, dict) and old.get("model") == model_id:
@@ -109,7 +114,7 @@ def prepare(
         log.info("no ONNX query encoder: %s is not a sentence-transformers model", type(embedder).__name__)
         return fallback(model_id, f"{type(embedder).__name__} is not a sentence-transformers model")
     try:
-        return export(index_dir, model_id, model, embedder, probes)
+        return export(index_dir, model_id, model, embedder.dimension, probes)
     except Exception as exc:  # noqa: BLE001 - an exporter error must never fail the build
         return _failed(model_id, f"export failed ({type(exc).__name__}: {exc})")
 
@@ -146,9 +151,12 @@ def _structure(model: Any) -> tuple[Any, Any, str | None]:
     return transformer, pooling, None
 
 
-def export(index_dir: Path, model_id: str, model: Any, embedder: Embedder, probes: list[str]) -> Prepared:
-    """Export ``model`` (a SentenceTransformer) into ``index_dir/onnx/<sha256>.onnx`` and check it."""
+def export(index_dir: Path, model_id: str, model: Any, dimension: int, probes: list[str]) -> Prepared:
+    """Export ``model`` (a SentenceTransformer) into ``index_dir/onnx/<sha256>.onnx`` and check it
+    against the model's own vectors; ``dimension`` is the index's."""
     transformer, pooling, why = _structure(model)
+    if why is None and model.get_embedding_dimension() != dimension:
+        why = f"it gives vectors of dimension {model.get_embedding_dimension()}, the index holds {dimension}"
     if why is not None:
         return _failed(model_id, why)
     import torch
@@ -207,13 +215,15 @@ def export(index_dir: Path, model_id: str, model: Any, embedder: Embedder, probe
         inputs=names,
         pooling=str(pooling.get_config_dict()["pooling_mode"]),
         normalize=True,  # the Embedder contract: L2-normalised vectors, as SentenceTransformerEmbedder gives
-        dimension=embedder.dimension,
+        dimension=dimension,
         opset=OPSET,
         exported_with=f"torch {torch.__version__}",
         min_cosine=0.0,
     )
     text = tokenizer.to_str()
-    worst = agreement(OnnxEmbedder(spec, final, text), embedder, [*PROBES, *probes])
+    texts = [*PROBES, *probes]
+    want = model.encode(texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
+    worst = agreement(OnnxEmbedder(spec, final, text), np.asarray(want, dtype=np.float32), texts)
     if worst < MIN_COSINE:
         return _failed(model_id, f"the ONNX vectors agree only to cosine {worst:.6f} (< {MIN_COSINE})")
     spec = replace(spec, tokenizer_sha256=hashlib.sha256(text.encode()).hexdigest(), min_cosine=round(worst, 7))
@@ -221,9 +231,8 @@ def export(index_dir: Path, model_id: str, model: Any, embedder: Embedder, probe
     return Prepared(spec.to_dict(), text)
 
 
-def agreement(onnx: Embedder, reference: Embedder, texts: list[str]) -> float:
-    """Worst cosine between the two embedders' vectors, batched and one text at a time."""
-    want = reference.encode(texts)
+def agreement(onnx: Embedder, want: NDArray[np.float32], texts: list[str]) -> float:
+    """Worst cosine between ONNX vectors (batched, and one text at a time) and ``want``."""
     batched = onnx.encode(texts, batch_size=16)
     single = np.concatenate([onnx.encode([t]) for t in texts[:16]])
     return float(min((want * batched).sum(axis=1).min(), (want[:16] * single).sum(axis=1).min()))
