@@ -125,6 +125,31 @@ def phase_onnx_model(p: dict[str, Any]) -> dict[str, Any]:
     return {"model_load_s": load_s, "query": _stats(seconds[3:]), "torch_imported": "torch" in sys.modules}
 
 
+def phase_onnx_export(p: dict[str, Any]) -> dict[str, Any]:
+    """What a build pays for the ONNX encoder: a fresh export (with its agreement check) against
+    reusing the file of the previous generation (its checksum check), model already loaded."""
+    from ftzqa.embed import SentenceTransformerEmbedder
+    from ftzqa.onnx_embed import check
+    from ftzqa.onnx_export import export
+
+    work = Path(p["work"])
+    embedder = SentenceTransformerEmbedder(Settings().model, "cpu")
+    embedder.encode(["warm up"])
+    t = _clock()
+    prepared = export(work, embedder.model_id, embedder.st_model, embedder.dimension, [])
+    export_s = _clock() - t
+    assert prepared.entry["format"] == "onnx", prepared.entry
+    manifest = {"model": {"id": embedder.model_id, "dimension": embedder.dimension}, "query_encoder": prepared.entry}
+    gen = work / "gen"
+    gen.mkdir()
+    (gen / "query-tokenizer.json").write_bytes((prepared.tokenizer or "").encode("utf-8"))
+    t = _clock()
+    check(work, gen, manifest)
+    check_s = _clock() - t
+    return {"export_s": export_s, "reuse_check_s": check_s, "file_mb": prepared.entry["size"] / 2**20,
+            "min_cosine": prepared.entry["min_cosine"]}
+
+
 def phase_build_without_onnx(p: dict[str, Any]) -> dict[str, Any]:
     """The article indexed as before the ONNX encoder existed: the same sentence-transformers
     vectors, but the embedder is wrapped, so the build has no model to export and records the
@@ -285,7 +310,7 @@ def phase_serve(p: dict[str, Any]) -> dict[str, Any]:
 
 PHASES = {"model": phase_model, "throughput": phase_throughput, "incremental": phase_incremental,
           "build": phase_build, "serve": phase_serve, "onnx_model": phase_onnx_model,
-          "build_without_onnx": phase_build_without_onnx}
+          "build_without_onnx": phase_build_without_onnx, "onnx_export": phase_onnx_export}
 
 
 # ---------------------------------------------------------------- driver
@@ -463,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             results["cli"] = cli
             results["onnx_model"] = run_phase("onnx_model", {"index": str(index), "questions": questions}, work)
+            results["onnx_export"] = run_phase("onnx_export", {"work": str(work / "export")}, work)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -550,6 +576,11 @@ def report(r: dict[str, Any]) -> str:
         out += [f"ONNX query encoder alone (onnxruntime, 1 thread): starts in {m['model_load_s']:.2f} s, "
                 f"one question in {m['query']['p50_ms']:.1f} ms p50 ({m['query']['p95_ms']:.1f} p95), "
                 f"peak RSS {m['peak_rss_mb']:.0f} MB, torch imported: {m['torch_imported']}"]
+    if "onnx_export" in r:
+        x = r["onnx_export"]
+        out += [f"ONNX export at build: {x['export_s']:.1f} s for {x['file_mb']:.0f} MB (incl. the agreement check, "
+                f"worst probe cosine {x['min_cosine']}); reusing it in the next build: checksum in "
+                f"{x['reuse_check_s']:.2f} s"]
     if "cli" in r:
         c = r["cli"]
         rows = [[name, len(v["runs"]), f"{v['median_s']:.2f}", f"{v['first_s']:.2f}", f"{v['peak_rss_mb']:.0f}"]
