@@ -7,11 +7,14 @@ embedding with it never imports torch, transformers or sentence-transformers.
 
 Where the files live (``onnx_export`` writes them at build time):
 
-- ``index/onnx/<sha256>.onnx``: the exported transformer, named by the sha256 of its bytes and
-  shared by every generation that references it. The file is ~90 MB for all-MiniLM-L6-v2 and
-  exporting it takes a few seconds, so a build or ``ftzqa add`` with the same model reuses it after
-  checking its checksum (~0.1 s) instead of exporting and writing 90 MB into every generation. A
-  build deletes the ONNX files no remaining generation references.
+- ``index/onnx/<sha256>/``: the exported transformer, graph-optimised by onnxruntime, as
+  ``model.onnx`` (the graph, ~90 KB) and ``model.data`` (the weights, ~90 MB for all-MiniLM-L6-v2),
+  named by the sha256 of both and shared by every generation that references it. Exporting takes
+  ~5 s and writes 90 MB, so a build or ``ftzqa add`` with the same model reuses the folder after
+  checking its checksum (~0.1 s) instead of writing 90 MB into every generation (bench/speed.py
+  times both). A build deletes the folders no remaining generation references. With the weights
+  outside the graph a session started in ~0.07 s here instead of ~0.25 s for the single 90 MB
+  protobuf, a fifth of a cold ``ftzqa ask`` (bench/speed.py reports the start time).
 - ``index/gen-*/query-tokenizer.json``: the tokenizer (small, written with each generation).
 - ``manifest.json`` ``"query_encoder"``: file, sha256, size, the model it was exported from,
   tokenizer checksum, maximum length, pooling, normalisation, and the worst cosine against
@@ -40,11 +43,12 @@ ENCODER_DIR = "onnx"  # under the index folder
 TOKENIZER = "query-tokenizer.json"  # in each generation folder
 FORMAT = "onnx"
 POOLINGS = ("mean", "cls", "max", "mean_sqrt_len_tokens")
-# Larger batches were slower per text here (1 thread, 300 texts of 5-256 tokens: 4 -> 11.7 s,
-# 16 -> 15.5 s, 64 -> 25.8 s): the exported attention materialises (batch, heads, seq, seq) scores.
-# Questions come one at a time; batches only embed probe texts at build time and tests.
+# Larger batches were slower per text when tried here (1 thread, 300 texts of 5-256 tokens, batches
+# of 4 against 16 and 64): the attention materialises (batch, heads, seq, seq) scores. Questions
+# come one at a time; batches only embed probe texts at build time, and tests.
 MAX_BATCH = 4
-_BLOB = re.compile(r"[0-9a-f]{64}\.onnx")
+MODEL_FILE = "model.onnx"  # the graph; its weights are in model.data beside it
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class EncoderCheckError(Exception):
@@ -56,9 +60,9 @@ class EncoderSpec:
     """The manifest's ``query_encoder`` entry for an exported model."""
 
     model: str  # the model id it was exported from (the index's model)
-    file: str  # relative to the index folder: onnx/<sha256>.onnx
-    sha256: str
-    size: int
+    path: str  # relative to the index folder: onnx/<sha256> (holding model.onnx, model.data)
+    sha256: str  # of the folder's files (folder_sha256)
+    size: int  # their total bytes
     tokenizer_sha256: str
     max_seq_length: int
     pad_id: int
@@ -69,6 +73,7 @@ class EncoderSpec:
     dimension: int
     opset: int
     exported_with: str  # "torch X.Y.Z"
+    optimized_by: str  # onnxruntime version that applied the graph optimisations to the stored file
     min_cosine: float  # worst agreement with sentence-transformers on the probe texts at export
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,12 +89,23 @@ class EncoderSpec:
         return spec
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_sha256(path: Path, digest: Any = None) -> str:
+    digest = digest if digest is not None else hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 22):
             digest.update(chunk)
-    return digest.hexdigest()
+    return str(digest.hexdigest())
+
+
+def folder_sha256(folder: Path) -> tuple[str, int]:
+    """One sha256 over the names, sizes and bytes of the files in ``folder``, and their total size."""
+    digest, total = hashlib.sha256(), 0
+    for path in sorted(folder.iterdir()):
+        size = path.stat().st_size
+        digest.update(f"{path.name}\0{size}\0".encode())
+        file_sha256(path, digest)
+        total += size
+    return str(digest.hexdigest()), total
 
 
 def spec_of(manifest: dict[str, Any]) -> EncoderSpec | None:
@@ -109,7 +125,7 @@ def spec_of(manifest: dict[str, Any]) -> EncoderSpec | None:
 def check(index_dir: Path, generation: Path, manifest: dict[str, Any]) -> EncoderSpec | None:
     """Verify the index's ONNX query encoder against the manifest before anything uses it.
 
-    Reads the ONNX file once for its checksum (~0.1 s for 90 MB). Raises EncoderCheckError with
+    Reads the ONNX files once for their checksum (~0.1 s for 90 MB). Raises EncoderCheckError with
     what is wrong; None when the index embeds questions with sentence-transformers.
     """
     spec = spec_of(manifest)
@@ -125,16 +141,20 @@ def check(index_dir: Path, generation: Path, manifest: dict[str, Any]) -> Encode
         raise EncoderCheckError(
             f"has an ONNX query encoder of dimension {spec.dimension}, but vectors of dimension {dimension}"
         )
-    folder, name = spec.file.partition("/")[::2]
-    if folder != ENCODER_DIR or not _BLOB.fullmatch(name) or name != f"{spec.sha256}.onnx":
-        raise EncoderCheckError(f"names an unexpected ONNX query encoder file {spec.file!r}")
-    path = index_dir / spec.file
+    parent, name = spec.path.partition("/")[::2]
+    if parent != ENCODER_DIR or not _DIGEST.fullmatch(name) or name != spec.sha256:
+        raise EncoderCheckError(f"names an unexpected ONNX query encoder folder {spec.path!r}")
+    folder = index_dir / spec.path
+    if not (folder / MODEL_FILE).is_file():
+        raise EncoderCheckError(f"is missing its ONNX query encoder {spec.path}/{MODEL_FILE}")
     try:
-        size = path.stat().st_size
-    except OSError:
-        raise EncoderCheckError(f"is missing its ONNX query encoder {spec.file}") from None
-    if size != spec.size or file_sha256(path) != spec.sha256:
-        raise EncoderCheckError(f"has a damaged ONNX query encoder {spec.file} (checksum mismatch)")
+        digest, size = folder_sha256(folder)
+    except OSError as exc:
+        raise EncoderCheckError(f"has an unreadable ONNX query encoder {spec.path} ({exc})") from None
+    if (digest, size) != (spec.sha256, spec.size):
+        raise EncoderCheckError(
+            f"has a damaged ONNX query encoder {spec.path} (its files do not match the checksum)"
+        )
     try:
         tokenizer_sum = file_sha256(generation / TOKENIZER)
     except OSError:
@@ -150,7 +170,7 @@ class OnnxEmbedder:
     Thread-safe: ``InferenceSession.run`` and ``Tokenizer.encode_batch`` may be called concurrently.
     """
 
-    def __init__(self, spec: EncoderSpec, model_path: Path, tokenizer_json: str) -> None:
+    def __init__(self, spec: EncoderSpec, model_path: Path, tokenizer_json: str, threads: int = 1) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -163,18 +183,22 @@ class OnnxEmbedder:
         self._tokenizer = tokenizer
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only
-        # one thread per call, like FAISS here: a question is a few dozen tokens, and on a shared or
-        # busy box a second spinning thread cost more than it saved (bench/speed.py measures it);
-        # a server answers concurrent questions on separate threads anyway
-        options.intra_op_num_threads = 1
+        # one thread per call by default, like FAISS here: a question is a few dozen tokens, and on
+        # a shared or busy box a second spinning thread costs more than it saves (bench/speed.py
+        # times both); a server answers concurrent questions on separate threads anyway
+        options.intra_op_num_threads = threads
+        if spec.optimized_by == onnxruntime.__version__:
+            # the stored graph was optimised at build by this onnxruntime: do not redo it per start
+            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
         self._session = onnxruntime.InferenceSession(
             str(model_path), options, providers=["CPUExecutionProvider"]
         )
         self._output = self._session.get_outputs()[0].name
 
     @classmethod
-    def for_index(cls, index_dir: Path, generation: Path, spec: EncoderSpec) -> OnnxEmbedder:
-        return cls(spec, index_dir / spec.file, (generation / TOKENIZER).read_text(encoding="utf-8"))
+    def for_index(cls, index_dir: Path, generation: Path, spec: EncoderSpec, threads: int = 1) -> OnnxEmbedder:
+        tokenizer = (generation / TOKENIZER).read_text(encoding="utf-8")
+        return cls(spec, index_dir / spec.path / MODEL_FILE, tokenizer, threads)
 
     def encode(
         self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False

@@ -18,6 +18,7 @@ import copy
 import hashlib
 import logging
 import os
+import shutil
 import uuid
 import warnings
 from collections.abc import Callable
@@ -30,13 +31,14 @@ import numpy as np
 from .embed import Embedder
 from .onnx_embed import (
     ENCODER_DIR,
+    MODEL_FILE,
     POOLINGS,
     TOKENIZER,
     EncoderCheckError,
     EncoderSpec,
     OnnxEmbedder,
     check,
-    file_sha256,
+    folder_sha256,
     spec_of,
 )
 
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 
 MIN_COSINE = 0.9999
 OPSET = 17
+DATA_FILE = "model.data"  # the weights, beside MODEL_FILE
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 PROBES = [
     "What?",
@@ -180,34 +183,43 @@ def export(index_dir: Path, model_id: str, model: Any, dimension: int, probes: l
     inner = transformer.model
     if next(inner.parameters()).device.type != "cpu":
         inner = copy.deepcopy(inner).to("cpu")
-    folder = index_dir / ENCODER_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".tmp-{uuid.uuid4().hex[:12]}.onnx"
+    root = index_dir / ENCODER_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".tmp-{uuid.uuid4().hex[:12]}"
+    raw = root / f"{tmp.name}.raw.onnx"
+    tmp.mkdir()
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python branches
             torch.onnx.export(
                 Transformer(inner).eval(),
                 tuple(sample[n] for n in names),
-                str(tmp),
+                str(raw),
                 dynamo=False,
                 input_names=list(names),
                 output_names=["last_hidden_state"],
                 dynamic_axes={n: {0: "batch", 1: "sequence"} for n in (*names, "last_hidden_state")},
                 opset_version=OPSET,
             )
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        sha = file_sha256(tmp)
-        final = folder / f"{sha}.onnx"
-        os.replace(tmp, final)
+        optimized_by = optimize(raw, tmp / MODEL_FILE)
+        for path in tmp.iterdir():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+        sha, size = folder_sha256(tmp)
+        final = root / sha
+        if final.is_dir() and folder_sha256(final) == (sha, size):  # exported before, intact: keep it
+            shutil.rmtree(tmp)
+        else:
+            shutil.rmtree(final, ignore_errors=True)  # a damaged copy under the same name
+            os.rename(tmp, final)
     finally:
-        tmp.unlink(missing_ok=True)
+        raw.unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     spec = EncoderSpec(
         model=model_id,
-        file=f"{ENCODER_DIR}/{final.name}",
+        path=f"{ENCODER_DIR}/{sha}",
         sha256=sha,
-        size=final.stat().st_size,
+        size=size,
         tokenizer_sha256="",
         max_seq_length=int(transformer.max_seq_length),
         pad_id=int(hf_tokenizer.pad_token_id),
@@ -218,17 +230,35 @@ def export(index_dir: Path, model_id: str, model: Any, dimension: int, probes: l
         dimension=dimension,
         opset=OPSET,
         exported_with=f"torch {torch.__version__}",
+        optimized_by=optimized_by,
         min_cosine=0.0,
     )
     text = tokenizer.to_str()
     texts = [*PROBES, *probes]
     want = model.encode(texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
-    worst = agreement(OnnxEmbedder(spec, final, text), np.asarray(want, dtype=np.float32), texts)
+    worst = agreement(OnnxEmbedder(spec, final / MODEL_FILE, text), np.asarray(want, dtype=np.float32), texts)
     if worst < MIN_COSINE:
         return _failed(model_id, f"the ONNX vectors agree only to cosine {worst:.6f} (< {MIN_COSINE})")
     spec = replace(spec, tokenizer_sha256=hashlib.sha256(text.encode()).hexdigest(), min_cosine=round(worst, 7))
-    log.info("exported %s to %s (%.1f MB, worst probe cosine %.7f)", model_id, spec.file, spec.size / 1e6, worst)
+    log.info("exported %s to %s (%.1f MB, worst probe cosine %.7f)", model_id, spec.path, spec.size / 1e6, worst)
     return Prepared(spec.to_dict(), text)
+
+
+def optimize(source: Path, target: Path) -> str:
+    """Write ``source`` with onnxruntime's extended graph optimisations applied (fused attention,
+    layer norm, GELU) to ``target``, its weights in ``model.data`` beside it; returns the
+    onnxruntime version. The extended level is the highest whose output does not depend on this
+    machine's CPU (the "all" level adds layout changes for it)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(target)
+    options.add_session_config_entry("session.optimized_model_external_initializers_file_name", DATA_FILE)
+    options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+    onnxruntime.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+    return str(onnxruntime.__version__)
 
 
 def agreement(onnx: Embedder, want: NDArray[np.float32], texts: list[str]) -> float:
@@ -239,11 +269,12 @@ def agreement(onnx: Embedder, want: NDArray[np.float32], texts: list[str]) -> fl
 
 
 def prune(index_dir: Path) -> None:
-    """Delete ONNX files that no generation in ``index_dir`` references (call with the writer lock)."""
+    """Delete ONNX folders (and leftovers of killed exports) that no generation in ``index_dir``
+    references (call with the writer lock)."""
     import json
 
-    folder = index_dir / ENCODER_DIR
-    if not folder.is_dir():
+    root = index_dir / ENCODER_DIR
+    if not root.is_dir():
         return
     keep: set[str] = set()
     for manifest in index_dir.glob("gen-*/manifest.json"):
@@ -252,8 +283,11 @@ def prune(index_dir: Path) -> None:
         except (OSError, ValueError, EncoderCheckError):
             continue
         if spec is not None:
-            keep.add(Path(spec.file).name)
-    for path in folder.iterdir():
+            keep.add(Path(spec.path).name)
+    for path in root.iterdir():
         if path.name not in keep:
             log.info("removing unreferenced %s", path)
-            path.unlink(missing_ok=True)
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
