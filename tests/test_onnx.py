@@ -111,8 +111,10 @@ def test_manifest_records_the_encoder_with_the_model_settings(article_index: Pat
     assert entry["format"] == "onnx" and entry["model"] == "all-MiniLM-L6-v2"
     assert entry["pooling"] == "mean" and entry["normalize"] is True
     assert entry["max_seq_length"] == 256 and entry["dimension"] == 384
-    assert entry["file"] == f"onnx/{entry['sha256']}.onnx"
-    assert (article_index / entry["file"]).stat().st_size == entry["size"]
+    assert entry["path"] == f"onnx/{entry['sha256']}"
+    files = sorted((article_index / entry["path"]).iterdir())
+    assert [f.name for f in files] == ["model.data", "model.onnx"]
+    assert sum(f.stat().st_size for f in files) == entry["size"] and entry["size"] > 80e6
     assert entry["min_cosine"] >= 0.9999
 
 
@@ -144,6 +146,20 @@ def test_ask_does_not_import_torch_and_answers_like_sentence_transformers(
         ]
         assert got["found"] == want["found"] and got["confidence"] == pytest.approx(want["confidence"], abs=1e-3)
         assert [h["score"] for h in got["hits"]] == pytest.approx([h["score"] for h in want["hits"]], abs=1e-4)
+
+
+def test_console_entry_prints_everything_before_its_fast_exit(
+    article_index: Path, article_retriever: Retriever
+) -> None:
+    """``ftzqa`` (cli.run) ends ``ask`` with os._exit: output must be complete, exit codes kept."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    command = [sys.executable, "-m", "ftzqa.cli", "ask", "--index", str(article_index)]
+    done = subprocess.run([*command, QUESTIONS[1], "--json", "-k", "10"], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["hits"] == article_retriever.search(QUESTIONS[1], k=10).to_dict()["hits"]
+    bad = subprocess.run([*command, "   "], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("ftzqa: error: the question is empty")
 
 
 def test_web_service_answers_without_torch(article_index: Path) -> None:
@@ -189,17 +205,20 @@ def _refused(index_dir: Path) -> str:
     return message
 
 
-def test_missing_onnx_file_is_refused_with_the_fix(article_copy: Path) -> None:
-    (article_copy / _encoder(article_copy)["file"]).unlink()
+def test_missing_onnx_files_are_refused_with_the_fix(article_copy: Path) -> None:
+    folder = article_copy / _encoder(article_copy)["path"]
+    (folder / "model.data").unlink()  # the weights
+    assert "damaged ONNX query encoder" in _refused(article_copy)
+    shutil.rmtree(folder)
     assert "missing its ONNX query encoder" in _refused(article_copy)
 
 
 def test_damaged_onnx_file_is_refused(article_copy: Path) -> None:
-    path = article_copy / _encoder(article_copy)["file"]
+    path = article_copy / _encoder(article_copy)["path"] / "model.data"
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size, one byte changed
     path.write_bytes(bytes(data))
-    assert "checksum mismatch" in _refused(article_copy)
+    assert "do not match the checksum" in _refused(article_copy)
 
 
 def test_encoder_of_another_model_is_refused(article_copy: Path) -> None:
@@ -222,7 +241,7 @@ def test_missing_or_edited_tokenizer_is_refused(article_copy: Path) -> None:
 
 
 def test_cli_reports_a_damaged_encoder_in_one_line(article_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (article_copy / _encoder(article_copy)["file"]).unlink()
+    shutil.rmtree(article_copy / _encoder(article_copy)["path"])
     assert cli.main(["ask", QUESTIONS[0], "--index", str(article_copy)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("ftzqa: error: ") and "\n" not in err and "ftzqa build" in err
@@ -232,12 +251,12 @@ def test_rebuild_restores_a_deleted_encoder_without_embedding_passages(
     article_copy: Path, tmp_path: Path, real_embedder: SentenceTransformerEmbedder
 ) -> None:
     entry = _encoder(article_copy)
-    (article_copy / entry["file"]).unlink()
+    shutil.rmtree(article_copy / entry["path"])
     corpus = Path(load_index(article_copy, query_encoder=False).manifest["corpus"])
     summary = build(corpus, article_copy, embedder=real_embedder)
     assert summary.embedded == 0 and summary.reused == summary.passages
     again = _encoder(article_copy)
-    assert again["format"] == "onnx" and (article_copy / again["file"]).is_file()
+    assert again["format"] == "onnx" and (article_copy / again["path"] / "model.onnx").is_file()
     assert Retriever.load(article_copy).search(QUESTIONS[0], k=1).hits[0].evidence.text.count("879")
 
 
@@ -249,18 +268,21 @@ def test_adding_a_document_reuses_the_onnx_file_and_prunes_unreferenced_ones(
     index_dir = tmp_path / "index"
     shutil.copytree(article_index, index_dir)
     entry = _encoder(index_dir)
-    blob = index_dir / entry["file"]
+    blob = index_dir / entry["path"] / "model.data"
     before = blob.stat()
-    stray = index_dir / "onnx" / f"{'0' * 64}.onnx"
-    stray.write_bytes(b"left over from an older model")
+    stray = index_dir / "onnx" / ("0" * 64)
+    stray.mkdir()
+    (stray / "model.onnx").write_bytes(b"left over from an older model")
+    leftover = index_dir / "onnx" / ".tmp-0123456789ab.raw.onnx"  # of a killed export
+    leftover.write_bytes(b"half")
     (corpus / "hainan.md").write_text("# Hainan\n\nHainan opened a free trade port in 2020.\n", encoding="utf-8")
     summary = build(corpus, index_dir, embedder=SentenceTransformerEmbedder(device="cpu"))
     assert summary.embedded == 1
     after = _encoder(index_dir)
     assert after == entry  # the same exported file, not a new export
     assert blob.stat().st_ino == before.st_ino and blob.stat().st_mtime_ns == before.st_mtime_ns
-    assert not stray.exists()  # no generation references it
-    assert sorted(p.name for p in (index_dir / "onnx").iterdir()) == [blob.name]
+    assert not stray.exists() and not leftover.exists()  # no generation references them
+    assert [p.name for p in (index_dir / "onnx").iterdir()] == [entry["sha256"]]
     answer = Retriever.load(index_dir).search("When did Hainan open a free trade port?", k=1)
     assert answer.hits[0].passage.doc_id == "hainan.md"
 
