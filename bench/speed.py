@@ -353,6 +353,7 @@ t = time.perf_counter()
 pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)
 _, status, usage = os.wait4(pid, 0)
 print("\\n" + json.dumps({"s": time.perf_counter() - t, "rss_kb": usage.ru_maxrss,
+                  "cpu_s": usage.ru_utime + usage.ru_stime,
                   "code": os.waitstatus_to_exitcode(status)}))
 """
 
@@ -367,7 +368,7 @@ def ftzqa_command() -> list[str]:
 def run_cli(args: list[str], runs: int) -> dict[str, Any]:
     """Wall time and peak RSS of ``ftzqa ARGS`` started ``runs`` times from a cold process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FTZQA_")}
-    seconds, rss = [], []
+    seconds, rss, cpu = [], [], []
     for _ in range(runs):
         with tempfile.TemporaryFile() as sink:
             done = subprocess.run([sys.executable, "-c", _LAUNCHER, *ftzqa_command(), *args], stdout=subprocess.PIPE,
@@ -377,7 +378,9 @@ def run_cli(args: list[str], runs: int) -> dict[str, Any]:
             raise SystemExit(f"ftzqa {' '.join(args)} failed with exit code {measured['code']}")
         seconds.append(measured["s"])
         rss.append(measured["rss_kb"] / 1024)
+        cpu.append(measured["cpu_s"])
     return {"runs": seconds, "median_s": statistics.median(seconds), "first_s": seconds[0],
+            "median_cpu_s": statistics.median(cpu),
             "peak_rss_mb": max(rss), "load": _load()}
 
 
@@ -589,10 +592,12 @@ def report(r: dict[str, Any]) -> str:
                 f"{x['reuse_check_s']:.2f} s"]
     if "cli" in r:
         c = r["cli"]
-        rows = [[name, len(v["runs"]), f"{v['median_s']:.2f}", f"{v['first_s']:.2f}", f"{v['peak_rss_mb']:.0f}"]
+        rows = [[name, len(v["runs"]), f"{v['median_s']:.2f}", f"{v['first_s']:.2f}",
+                 f"{v['median_cpu_s']:.2f}" if "median_cpu_s" in v else "-", f"{v['peak_rss_mb']:.0f}"]
                 for name, v in c.items()]
         out += ["", "CLI from a cold process (the repository's article, real model)",
-                _table(["command", "runs", "median s", "first s", "peak RSS MB"], rows),
+                _table(["command", "runs", "median s", "first s", "median CPU s", "peak RSS MB"], rows),
+                "CPU s: user + system seconds of the process (a busy machine inflates wall time, less so this)",
                 f"goal ftzqa --help: {_goal(c['help']['median_s'], GOALS['help_s'], below=True)}"]
         if "ask_article" in c:
             out.append(f"goal cold ftzqa ask on the article (ONNX): "
