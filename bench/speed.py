@@ -19,6 +19,10 @@ What is measured, and how:
 - peak RSS: each phase runs in a fresh interpreter and reports its own VmHWM; CLI commands run
   under a tiny launcher that reads ``ru_maxrss`` from ``wait4``.
 - ``ftzqa --help`` and ``ftzqa ask`` as a user runs them, from a cold process (warm page cache).
+  ``ftzqa ask`` on the article twice: with the ONNX query encoder that ``ftzqa build`` exports
+  (the default; torch is never imported), and on a copy of the article index built without one
+  (as before ONNX: sentence-transformers and torch load to embed the question). The ONNX model
+  alone (session start, one question) is timed like the sentence-transformers model.
 
 Timings depend on what else the machine runs: the load average is recorded at start, end and
 around each phase; compare figures only from runs on an otherwise idle machine.
@@ -54,7 +58,7 @@ log = logging.getLogger("bench.speed")
 
 REPO = Path(__file__).resolve().parents[1]
 ARTICLE_QUESTION = "How many reform pilot tasks were identified in the overall plan?"
-GOALS = {"build_ratio": 0.9, "add_ratio": 0.05, "hybrid_over_embed": 1.3, "help_s": 0.5}
+GOALS = {"build_ratio": 0.9, "add_ratio": 0.05, "hybrid_over_embed": 1.3, "help_s": 0.5, "ask_s": 1.5}
 
 FULL = {"throughput_n": 1000, "repeats": 3, "incremental_n": 10_000, "sizes": "1000,10000,100000",
         "queries": 200, "ask_runs": 3, "help_runs": 7}
@@ -101,6 +105,67 @@ def phase_model(p: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     return {"model_load_s": load_s, "torch_threads": torch.get_num_threads(), "query": _stats(seconds[3:])}
+
+
+def phase_onnx_model(p: dict[str, Any]) -> dict[str, Any]:
+    """The ONNX query encoder of an index alone: session start and one question at a time."""
+    from ftzqa.index import load_index
+    from ftzqa.onnx_embed import OnnxEmbedder, load_embedder
+
+    index = load_index(p["index"])
+    t = _clock()
+    embedder = load_embedder(index.path, index.manifest)
+    load_s = _clock() - t
+    assert isinstance(embedder, OnnxEmbedder), "the article index has no ONNX query encoder"
+    two = OnnxEmbedder.for_index(index.path.parent, index.path, embedder.spec, threads=2)
+    seconds: dict[int, list[float]] = {1: [], 2: []}
+    for q in [ARTICLE_QUESTION] * 3 + p["questions"]:  # alternate, so that load hits both alike
+        for threads, e in ((1, embedder), (2, two)):
+            t = _clock()
+            e.encode([q])
+            seconds[threads].append(_clock() - t)
+    return {"model_load_s": load_s, "query": _stats(seconds[1][3:]), "query_2_threads": _stats(seconds[2][3:]),
+            "torch_imported": "torch" in sys.modules}
+
+
+def phase_onnx_export(p: dict[str, Any]) -> dict[str, Any]:
+    """What a build pays for the ONNX encoder: a fresh export (with its agreement check) against
+    reusing the file of the previous generation (its checksum check), model already loaded."""
+    from ftzqa.embed import SentenceTransformerEmbedder
+    from ftzqa.onnx_embed import check
+    from ftzqa.onnx_export import export
+
+    work = Path(p["work"])
+    embedder = SentenceTransformerEmbedder(Settings().model, "cpu")
+    embedder.encode(["warm up"])
+    t = _clock()
+    prepared = export(work, embedder.model_id, embedder.st_model, embedder.dimension, [])
+    export_s = _clock() - t
+    assert prepared.entry["format"] == "onnx", prepared.entry
+    manifest = {"model": {"id": embedder.model_id, "dimension": embedder.dimension}, "query_encoder": prepared.entry}
+    gen = work / "gen"
+    gen.mkdir()
+    (gen / "query-tokenizer.json").write_bytes((prepared.tokenizer or "").encode("utf-8"))
+    t = _clock()
+    check(work, gen, manifest)
+    check_s = _clock() - t
+    return {"export_s": export_s, "reuse_check_s": check_s, "file_mb": prepared.entry["size"] / 2**20,
+            "min_cosine": prepared.entry["min_cosine"]}
+
+
+def phase_build_without_onnx(p: dict[str, Any]) -> dict[str, Any]:
+    """The article indexed as before the ONNX encoder existed: the same sentence-transformers
+    vectors, but the embedder is wrapped, so the build has no model to export and records the
+    sentence-transformers fallback; ``ftzqa ask`` on it loads torch."""
+    from ftzqa.embed import SentenceTransformerEmbedder
+    from ftzqa.index import build, read_manifest
+
+    settings = Settings()
+    summary = build(p["corpus"], p["index"], settings,
+                    embedder=TimedEmbedder(SentenceTransformerEmbedder(settings.model, "cpu")))
+    encoder = read_manifest(p["index"])[1]["query_encoder"]
+    assert encoder["format"] == "sentence-transformers", encoder
+    return {"passages": summary.passages}
 
 
 def phase_throughput(p: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +312,8 @@ def phase_serve(p: dict[str, Any]) -> dict[str, Any]:
 
 
 PHASES = {"model": phase_model, "throughput": phase_throughput, "incremental": phase_incremental,
-          "build": phase_build, "serve": phase_serve}
+          "build": phase_build, "serve": phase_serve, "onnx_model": phase_onnx_model,
+          "build_without_onnx": phase_build_without_onnx, "onnx_export": phase_onnx_export}
 
 
 # ---------------------------------------------------------------- driver
@@ -287,19 +353,22 @@ t = time.perf_counter()
 pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)
 _, status, usage = os.wait4(pid, 0)
 print("\\n" + json.dumps({"s": time.perf_counter() - t, "rss_kb": usage.ru_maxrss,
+                  "cpu_s": usage.ru_utime + usage.ru_stime,
                   "code": os.waitstatus_to_exitcode(status)}))
 """
 
 
 def ftzqa_command() -> list[str]:
     script = Path(sys.executable).with_name("ftzqa")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ftzqa.cli"]
+    # the installed script, unless it predates the current entry point (then reinstall: make install)
+    current = script.exists() and "from ftzqa.cli import run" in script.read_text(encoding="utf-8", errors="replace")
+    return [str(script)] if current else [sys.executable, "-m", "ftzqa.cli"]
 
 
 def run_cli(args: list[str], runs: int) -> dict[str, Any]:
     """Wall time and peak RSS of ``ftzqa ARGS`` started ``runs`` times from a cold process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FTZQA_")}
-    seconds, rss = [], []
+    seconds, rss, cpu = [], [], []
     for _ in range(runs):
         with tempfile.TemporaryFile() as sink:
             done = subprocess.run([sys.executable, "-c", _LAUNCHER, *ftzqa_command(), *args], stdout=subprocess.PIPE,
@@ -309,7 +378,9 @@ def run_cli(args: list[str], runs: int) -> dict[str, Any]:
             raise SystemExit(f"ftzqa {' '.join(args)} failed with exit code {measured['code']}")
         seconds.append(measured["s"])
         rss.append(measured["rss_kb"] / 1024)
+        cpu.append(measured["cpu_s"])
     return {"runs": seconds, "median_s": statistics.median(seconds), "first_s": seconds[0],
+            "median_cpu_s": statistics.median(cpu),
             "peak_rss_mb": max(rss), "load": _load()}
 
 
@@ -334,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="throughput,incremental,latency,cli",
                         help="comma-separated parts to run (default: all)")
     parser.add_argument("--queries", type=int, help="questions per size and mode")
+    parser.add_argument("--ask-runs", type=int, help="cold ftzqa ask runs on the article, per variant")
     parser.add_argument("--work", type=Path, help="working folder (default: a temporary one, removed after)")
     parser.add_argument("--report", type=Path, help="print the tables of a saved results file and stop")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
@@ -356,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         plan["sizes"] = args.sizes
     if args.queries:
         plan["queries"] = args.queries
+    if args.ask_runs:
+        plan["ask_runs"] = args.ask_runs
     parts = set(args.only.split(","))
     sizes = [int(s) for s in str(plan["sizes"]).split(",") if s]
     work = args.work or Path(tempfile.mkdtemp(prefix="ftzqa-speed-"))
@@ -413,11 +487,16 @@ def main(argv: list[str] | None = None) -> int:
             index = work / "article-index"
             cli: dict[str, Any] = {"help": run_cli(["--help"], plan["help_runs"])}
             cli["build_article"] = run_cli(["build", "--corpus", str(REPO / "corpus"), "--index", str(index)], 1)
-            cli["ask_article"] = run_cli(
-                ["ask", ARTICLE_QUESTION, "--index", str(index), "--corpus", str(REPO / "corpus")],
-                plan["ask_runs"],
-            )
+            plain = work / "article-index-without-onnx"
+            run_phase("build_without_onnx", {"corpus": str(REPO / "corpus"), "index": str(plain)}, work)
+            for name, folder in (("ask_article", index), ("ask_article_without_onnx", plain)):
+                cli[name] = run_cli(
+                    ["ask", ARTICLE_QUESTION, "--index", str(folder), "--corpus", str(REPO / "corpus")],
+                    plan["ask_runs"],
+                )
             results["cli"] = cli
+            results["onnx_model"] = run_phase("onnx_model", {"index": str(index), "questions": questions}, work)
+            results["onnx_export"] = run_phase("onnx_export", {"work": str(work / "export")}, work)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -491,7 +570,8 @@ def report(r: dict[str, Any]) -> str:
                 _table(["passages", "embed only", "dense", "bm25", "hybrid", "hybrid - embed", "hybrid/embed"],
                        rows),
                 f"goal hybrid p50 / embed p50: {_goal(worst, GOALS['hybrid_over_embed'], below=True)} (worst size)",
-                "", "Build and serve per size (build with random vectors, serve with the real model)",
+                "", "Build and serve per size (build with random vectors, serve with the real model; these "
+                "indexes have no ONNX encoder, so questions and the cold ask use sentence-transformers)",
                 _table(["passages", "build s", "build RSS MB", "disk MB", "index load s", "model load s",
                         "first answer s", "serve RSS MB", "cold ask s"], mem)]
     if "model" in r:
@@ -499,13 +579,29 @@ def report(r: dict[str, Any]) -> str:
         out += ["", f"sentence-transformers model alone: loads in {m['model_load_s']:.2f} s, "
                 f"one question in {m['query']['p50_ms']:.1f} ms p50 ({m['query']['p95_ms']:.1f} p95), "
                 f"peak RSS {m['peak_rss_mb']:.0f} MB"]
+    if "onnx_model" in r:
+        m = r["onnx_model"]
+        out += [f"ONNX query encoder alone (onnxruntime, 1 thread): starts in {m['model_load_s']:.2f} s, "
+                f"one question in {m['query']['p50_ms']:.1f} ms p50 ({m['query']['p95_ms']:.1f} p95; with 2 threads "
+                f"{m['query_2_threads']['p50_ms']:.1f} / {m['query_2_threads']['p95_ms']:.1f}), "
+                f"peak RSS {m['peak_rss_mb']:.0f} MB, torch imported: {m['torch_imported']}"]
+    if "onnx_export" in r:
+        x = r["onnx_export"]
+        out += [f"ONNX export at build: {x['export_s']:.1f} s for {x['file_mb']:.0f} MB (incl. the agreement check, "
+                f"worst probe cosine {x['min_cosine']}); reusing it in the next build: checksum in "
+                f"{x['reuse_check_s']:.2f} s"]
     if "cli" in r:
         c = r["cli"]
-        rows = [[name, len(v["runs"]), f"{v['median_s']:.2f}", f"{v['first_s']:.2f}", f"{v['peak_rss_mb']:.0f}"]
+        rows = [[name, len(v["runs"]), f"{v['median_s']:.2f}", f"{v['first_s']:.2f}",
+                 f"{v['median_cpu_s']:.2f}" if "median_cpu_s" in v else "-", f"{v['peak_rss_mb']:.0f}"]
                 for name, v in c.items()]
         out += ["", "CLI from a cold process (the repository's article, real model)",
-                _table(["command", "runs", "median s", "first s", "peak RSS MB"], rows),
+                _table(["command", "runs", "median s", "first s", "median CPU s", "peak RSS MB"], rows),
+                "CPU s: user + system seconds of the process (a busy machine inflates wall time, less so this)",
                 f"goal ftzqa --help: {_goal(c['help']['median_s'], GOALS['help_s'], below=True)}"]
+        if "ask_article" in c:
+            out.append(f"goal cold ftzqa ask on the article (ONNX): "
+                       f"{_goal(c['ask_article']['median_s'], GOALS['ask_s'], below=True)}")
     return "\n".join(out)
 
 

@@ -43,6 +43,7 @@ def resolve_model(model: str) -> str:
 
 
 def pick_device(device: str | None) -> str:
+    """``device``, else cuda when present. Imports torch: only sentence-transformers paths call it."""
     if device:
         return device
     import torch
@@ -72,6 +73,11 @@ class SentenceTransformerEmbedder:
             ) from exc
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         log.info("loaded %s on %s (dimension %d)", model, self.device, self.dimension)
+
+    @property
+    def st_model(self) -> Any:
+        """The loaded ``SentenceTransformer`` (``onnx_export`` exports its transformer)."""
+        return self._model
 
     def encode(
         self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False

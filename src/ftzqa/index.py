@@ -28,6 +28,8 @@ from .types import Document, Passage
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from .onnx_export import Prepared
+
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: lexicon.json, script profile, BM25 tokens without lone "s"/"t", "%" = "percent"
@@ -184,10 +186,12 @@ def read_manifest(index_dir: str | Path) -> tuple[Path, dict[str, Any]]:
     return gen, manifest
 
 
-def load_index(index_dir: str | Path, model: str | None = None) -> Index:
+def load_index(index_dir: str | Path, model: str | None = None, *, query_encoder: bool = True) -> Index:
     """Load the live generation, checking the manifest before the big files.
 
-    ``model``: when given, the index must have been built with it.
+    ``model``: when given, the index must have been built with it. ``query_encoder``: also verify
+    the ONNX query encoder (presence, checksum, model); a build reading its predecessor skips it
+    and checks the encoder itself before reusing it.
     """
     index_dir = Path(index_dir)
     gen, m = read_manifest(index_dir)
@@ -204,6 +208,13 @@ def load_index(index_dir: str | Path, model: str | None = None) -> Index:
             f"rebuild it with: {rebuild_command(corpus, index_dir)} --model {model} "
             f"(or drop --model / FTZQA_MODEL to use {built_with!r})"
         )
+    if query_encoder:
+        from .onnx_embed import EncoderCheckError, check
+
+        try:
+            check(index_dir, gen, m)
+        except EncoderCheckError as exc:
+            raise _refuse(index_dir, str(exc), corpus) from None
     try:
         rows = read_jsonl(gen / PASSAGES)
         passages = [Passage.from_dict(r) for r in rows]
@@ -228,18 +239,40 @@ def load_index(index_dir: str | Path, model: str | None = None) -> Index:
     return Index(gen, m, passages, documents, keys, dense, sparse, lexicon)
 
 
-def _previous(index_dir: Path, model: str) -> tuple[dict[str, NDArray[np.float32]], set[str]]:
-    """From the current index (if any): vectors keyed by content hash (when built with ``model``)
-    and the documents it holds."""
+def _previous(
+    index_dir: Path, model: str
+) -> tuple[dict[str, NDArray[np.float32]], set[str], tuple[Path, dict[str, Any]] | None]:
+    """From the current index (if any): vectors keyed by content hash (when built with ``model``),
+    the documents it holds, and its folder and manifest."""
     try:
-        old = load_index(index_dir)
+        old = load_index(index_dir, query_encoder=False)
     except (IndexMissingError, IndexMismatchError):
-        return {}, set()
+        return {}, set(), None
     documents = set(old.manifest.get("documents", {}))
     if old.model != model:
-        return {}, documents
+        return {}, documents, (old.path, old.manifest)
     vectors = old.dense.vectors()
-    return {k: vectors[i] for i, k in enumerate(old.keys)}, documents
+    return {k: vectors[i] for i, k in enumerate(old.keys)}, documents, (old.path, old.manifest)
+
+
+def _query_encoder(
+    index_dir: Path,
+    model_id: str,
+    previous: tuple[Path, dict[str, Any]] | None,
+    embedder: Embedder | None,
+    settings: Settings,
+    inputs: list[str],
+) -> Prepared:
+    """The ONNX query encoder for the new generation (reused, exported, or the fallback)."""
+    from .onnx_export import prepare
+
+    def load_model() -> Embedder:
+        from .embed import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(model_id, settings.device)
+
+    probes = inputs[:: max(1, len(inputs) // 32)][:32]
+    return prepare(index_dir, model_id, previous, embedder, load_model, probes)
 
 
 def build(
@@ -282,7 +315,7 @@ def build_unlocked(
     model_id = embedder.model_id if embedder is not None else settings.model
     keys = [_key(text, model_id) for text in inputs]
 
-    cache, old_docs = _previous(index_dir, model_id)
+    cache, old_docs, previous = _previous(index_dir, model_id)
     todo = [i for i, k in enumerate(keys) if k not in cache]
     fresh: NDArray[np.float32] | None = None
     if todo:
@@ -302,6 +335,7 @@ def build_unlocked(
             vectors[i] = cache[k]
     if fresh is not None:
         vectors[todo] = fresh
+    encoder = _query_encoder(index_dir, model_id, previous, embedder, settings, inputs)
     dense = DenseIndex.build(vectors, dimension)
     sparse = SparseIndex.build(inputs, settings.bm25)
     # passage texts, then each title and section once (repeating them per passage would make
@@ -322,6 +356,7 @@ def build_unlocked(
         "documents": {d.doc_id: d.sha256 for d in report.documents},
         "files": fingerprint(corpus_dir),
         "skipped": [s.reason for s in report.skipped],
+        "query_encoder": encoder.entry,
     }
     with new_generation(index_dir) as tmp:
         rows = [{**p.to_dict(), "key": k} for p, k in zip(passages, keys, strict=True)]
@@ -345,7 +380,10 @@ def build_unlocked(
         (tmp / SPARSE).mkdir()
         sparse.save(tmp / SPARSE)
         lexicon.save(tmp / LEXICON)
+        if encoder.tokenizer is not None:
+            (tmp / encoder.tokenizer_file).write_bytes(encoder.tokenizer.encode("utf-8"))
         write_json(tmp / MANIFEST, manifest)  # last: a folder without it is not an index
+    encoder.prune(index_dir)
     current = {d.doc_id for d in report.documents}
     return BuildSummary(
         documents=len(report.documents),

@@ -129,6 +129,12 @@ class Retriever:
 
     @property
     def embedder(self) -> Embedder:
+        """The question embedder: the given one, else the index's ONNX encoder (no torch), else
+        sentence-transformers."""
+        if self._embedder is None:
+            from .onnx_embed import load_embedder
+
+            self._embedder = load_embedder(self.index.path, self.index.manifest)
         if self._embedder is None:
             from .embed import SentenceTransformerEmbedder
 

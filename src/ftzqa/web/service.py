@@ -167,8 +167,10 @@ class Service:
         return f"error: {self.public(str(exc))}"
 
     def _load(self) -> Retriever:
+        # questions reuse the sentence-transformers model only when this process already has it
+        # (given, or loaded to build); otherwise the index's ONNX encoder embeds them, without torch
         return Retriever.load(
-            self.index_dir, model=self.settings.model, embedder=self.embedder, settings=self.settings
+            self.index_dir, model=self.settings.model, embedder=self._embedder, settings=self.settings
         )
 
     def _set(self, retriever: Retriever) -> None:
