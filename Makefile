@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7860
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 # extra app.py flags, e.g. ARGS="--auth-file users.txt --upload-users alice" (README: Deploying)
 ARGS ?=
 
@@ -13,8 +14,10 @@ ARGS ?=
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# CPU build of PyTorch first; an unpinned torch would pull a multi-GB CUDA build
-	$(BIN)/pip install --quiet torch==2.13.0
+	# CPU build of PyTorch first, from PyTorch's CPU wheel index: on PyPI, torch for Linux is the
+	# multi-GB CUDA build. 2.13.0+cpu sorts above 2.13.0, so pip takes the CPU wheel wherever the
+	# index is reachable (and a local copy where only the registries are).
+	$(BIN)/pip install --quiet --retries 1 --timeout 30 torch==2.13.0 --extra-index-url $(TORCH_INDEX)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip check
 	touch $(STAMP)
