@@ -71,7 +71,9 @@ def best_sentence(
             best, at, chosen_holds = key, i, has_type
     phrases = query.name_phrases()
     near_terms = set(heading_terms).union(*sentence_terms[max(0, at - 1) : at + 2])
-    near = sum(1 for p in phrases if all(t in near_terms for t in p[-1].terms)) / len(phrases) if phrases else 1.0
+    near = (
+        sum(1 for p in phrases if all(t in near_terms for w in p for t in w.terms)) / len(phrases) if phrases else 1.0
+    )
     chosen = spans[at]
     if at > 0 and _bare_attribution(chosen.text):  # "… Tang Wenhong said.": show what was said with it
         start = spans[at - 1].start
