@@ -73,6 +73,8 @@ def test_asked_kinds() -> None:
     assert asked("In what year did it open?") == (DATE, frozenset({"year"}))
     assert asked("who is the director")[0] == PERSON
     assert asked("qilu trains")[0] is None
+    assert asked("heilongjiang share of trade with russia") == (PERCENT, frozenset({"share"}))
+    assert asked("number of reform tasks") == (NUMBER, frozenset({"number"}))
 
 
 def test_a_sentence_holds_the_kind_asked_for() -> None:

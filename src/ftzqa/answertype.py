@@ -25,6 +25,7 @@ TYPE_WORDS = {
     "number": NUMBER, "amount": NUMBER, "value": NUMBER, "total": NUMBER, "size": NUMBER, "cost": NUMBER,
     "price": NUMBER, "rate": NUMBER,
 }
+_OF_WORDS = {"share": PERCENT, "percentage": PERCENT, "proportion": PERCENT, "number": NUMBER, "amount": NUMBER}
 _NUMBER_WORDS = frozenset(
     """one two three four five six seven eight nine ten eleven twelve thirteen fifteen twenty thirty forty
     fifty sixty seventy eighty ninety hundred hundreds thousand thousands million millions billion billions
@@ -61,6 +62,10 @@ def asked(question: str) -> tuple[str | None, frozenset[str]]:
             return DATE, frozenset()
         if w in ("who", "whom", "whose"):
             return PERSON, frozenset()
+    # keyword questions: "share of trade", "number of trains"
+    for w, nxt in zip(words, words[1:], strict=False):
+        if nxt == "of" and w in _OF_WORDS:
+            return _OF_WORDS[w], frozenset({w})
     if "%" in question:
         return PERCENT, frozenset()
     return None, frozenset()
