@@ -238,19 +238,6 @@ def test_evaluate_on_real_index(tiny_index: Path, fake_embedder) -> None:  # typ
     assert r.hit_at_1 == 1.0 and r.evidence == 1.0
 
 
-def test_unknown_names_signal_counts_names_absent_from_the_index() -> None:
-    from ftzqa.abstain import name_terms, signals
-    from ftzqa.settings import BM25Settings
-    from ftzqa.sparse import Tokenizer
-
-    tokenize = Tokenizer(BM25Settings())
-    names = name_terms("How many zones does Brazil have? Ask Tang Wenhong.", tokenize)
-    assert names == ["brazil", "tang", "wenhong"]
-    known = {"zone", "tang", "wenhong"}
-    sig = signals(["zone", "brazil"], {"zone"}, 0.5, lambda t: 1.0, known.__contains__, names)
-    assert sig.unknown_names == 1 / 3 and sig.coverage == 0.5 and sig.unknown == 0.5
-
-
 # --- kinds, fully right, near-misses, follow-ups, the verdict's PR curve ---------------------
 
 

@@ -1,0 +1,66 @@
+"""The verdict's signals and its rule: a passage that misses a name of the question never answers."""
+
+from __future__ import annotations
+
+from ftzqa.abstain import DEFAULT_MODEL, SIGNALS, Passage, Signals, rival_topic, signals
+from ftzqa.evidence import Evidence
+from ftzqa.lexicon import Lexicon
+from ftzqa.query import analyse
+from ftzqa.settings import BM25Settings
+from ftzqa.sparse import Tokenizer
+from ftzqa.types import Span
+
+TOKENIZE = Tokenizer(BM25Settings())
+TEXTS = [
+    "About 160 new market entities were born every day in the Yunnan zone, Kou Jie said.",
+    "Exports from the Guangxi zone to ASEAN rose. The U.S. market grew.",
+]
+LEXICON = Lexicon.build(TEXTS)
+VOCAB = {t for text in TEXTS for t in TOKENIZE(text)}
+EVIDENCE = Evidence(Span(0, 1, "x"), True)
+
+
+def _passage(text: str) -> Passage:
+    return Passage(set(TOKENIZE(text)), text)
+
+
+def _signals(question: str, text: str) -> Signals:
+    query = analyse(question, LEXICON, TOKENIZE, VOCAB.__contains__)
+    return signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE)
+
+
+def test_a_passage_missing_a_name_of_the_question_is_never_the_answer() -> None:
+    yunnan = _signals("how many new market entities per day in guangxi", TEXTS[0])
+    assert yunnan.missing_names == 1.0 and DEFAULT_MODEL.probability(yunnan) == 0.0
+    right = _signals("how many new market entities per day in yunnan", TEXTS[0])
+    assert right.missing_names == 0.0 and right.topic_coverage == 1.0
+    assert DEFAULT_MODEL.probability(right) > 0.0
+
+
+def test_names_the_index_never_saw_are_unknown_and_missing() -> None:
+    s = _signals("How many new market entities per day in Zhengzhou?", TEXTS[0])
+    assert s.unknown_names == 1.0 and s.missing_names == 1.0
+
+
+def test_names_match_in_other_forms() -> None:
+    assert _signals("exports to the United States", TEXTS[1]).missing_names == 0.0  # "U.S."
+    assert _signals("Guangxi's exports", TEXTS[1]).missing_names == 0.0
+    assert _signals("Kou Jie entities", TEXTS[0]).missing_names == 0.0
+    assert _signals("Kou Ping entities", TEXTS[0]).missing_names == 1.0  # every word of a name counts
+
+
+def test_topic_coverage_and_unknown_words() -> None:
+    s = _signals("yunnan land leases", TEXTS[0])
+    assert s.topic_coverage == 0.0 and s.unknown_terms == 1.0
+    assert _signals("yunnan market", TEXTS[0]).unknown_terms == 0.0
+
+
+def test_rival_the_topic_is_covered_better_where_a_name_is_missing() -> None:
+    query = analyse("new market entities per day in guangxi", LEXICON, TOKENIZE, VOCAB.__contains__)
+    assert rival_topic(query, _passage(TEXTS[0]), lambda t: 1.0) == 1.0  # all the topic, not Guangxi
+    assert rival_topic(query, _passage(TEXTS[1]), lambda t: 1.0) == 0.0  # names Guangxi: no rival
+
+
+def test_the_model_has_one_weight_per_signal() -> None:
+    assert len(DEFAULT_MODEL.weights) == len(SIGNALS) == len(Signals(0.0, 0.0).as_list())
+    assert 0.0 < DEFAULT_MODEL.threshold < 1.0
