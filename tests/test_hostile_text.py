@@ -21,6 +21,8 @@ import pytest
 from ftzqa.chunking import heading_text, sentences, split
 from ftzqa.corpus import parse_document
 from ftzqa.evidence import best_sentence
+from ftzqa.lexicon import Lexicon
+from ftzqa.query import analyse
 from ftzqa.settings import BM25Settings
 from ftzqa.sparse import Tokenizer
 from ftzqa.types import Answer, Document, Hit, Passage, Span
@@ -113,11 +115,18 @@ def test_evidence_and_tokenizer_are_linear(name: str) -> None:
     tokenize = Tokenizer(BM25Settings())
     text = HOSTILE[name] + " " + ANSWER
     passage = Passage("h.md", "H", "", 1, 0, len(text), text)
-    span = best_sentence(tokenize("Where is Yunnan?"), "How many in Yunnan?", passage, tokenize, lambda t: 1.0)
+    # the lexicon is learnt from the hostile document, the question is read against it
+    lexicon = Lexicon.build([text])
+    vocab = set(tokenize(text))
+    query = analyse("How many in Yunnan?", lexicon, tokenize, vocab.__contains__)
+    span = best_sentence(query, passage, tokenize, lambda t: 1.0).span
     assert text[span.start : span.end] == span.text
-    hostile_question = HOSTILE[name]
+    assert "42" in span.text or "Yunnan" in span.text  # the number asked for, or the name
+    # a hostile question over an ordinary passage
     short = Passage("h.md", "H", "", 1, 0, len(ANSWER), ANSWER)
-    best_sentence(tokenize(hostile_question), hostile_question, short, tokenize, lambda t: 1.0)
+    small = Lexicon.build([ANSWER])
+    hostile_query = analyse(HOSTILE[name], small, tokenize, set(tokenize(ANSWER)).__contains__)
+    best_sentence(hostile_query, short, tokenize, lambda t: 1.0)
 
 
 def _hit(doc: Document, passage_text: str) -> Hit:
