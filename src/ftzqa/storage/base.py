@@ -126,6 +126,9 @@ class Store(Protocol):
     def dense_scores(self, vector: NDArray[np.float32], ids: NDArray[np.int64]) -> NDArray[np.float32]:
         """Exact cosines of the given passages."""
 
+    def vectors(self, ids: NDArray[np.int64]) -> NDArray[np.float32]:
+        """The stored vectors of the given passages, (len(ids), dimension)."""
+
     def bm25_search(self, terms: list[str], k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """Ids and BM25 scores of the ``k`` best passages with a positive score, best first
         (ties: lower id first); ``terms`` as ``tokenize`` gives them (repeats count)."""

@@ -345,6 +345,15 @@ class EmbeddedStore:
             out[mask] = self.segments[s].dense.scores(vector, rows[mask] - self._offsets[s])
         return out
 
+    def vectors(self, ids: NDArray[np.int64]) -> NDArray[np.float32]:
+        rows = self._rows(ids)
+        out = np.zeros((len(rows), self.dimension), dtype=np.float32)
+        seg = np.searchsorted(self._offsets, rows, side="right") - 1
+        for s in np.unique(seg).tolist():
+            mask = seg == s
+            out[mask] = self.segments[s].dense.vectors[rows[mask] - self._offsets[s]]
+        return out
+
     def bm25_search(self, terms: list[str], k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         rows, scores = self.keywords.search(terms, k)
         return self._ids(rows), scores

@@ -14,6 +14,7 @@ names the segments it uses, so a segment no generation names is garbage (``prune
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -21,13 +22,16 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import StorageError
 from ..lexicon import LexiconCounts
+from ..store import storage_error
 from ..types import Document, Passage
 from . import postings as bm25
 from .vectors import FLAT, GRAPH, HNSW, VECTORS, AnnSettings, SegmentVectors, build_graph
@@ -96,6 +100,32 @@ def lexicon_texts(document: Document, passages: Sequence[Passage]) -> list[str]:
 # --- writing ----------------------------------------------------------------------------------------
 
 
+@contextmanager
+def _writing(index_dir: Path) -> Iterator[None]:
+    """Write errors as one-line StorageErrors. SQLite reports a full disk as "database or disk is
+    full" without the cause, so the cause is found by writing a little into the same folder."""
+    hint = f" (ftzqa build --index {index_dir} refreshes the index)"
+    doing = f"write the index in {index_dir}"
+    try:
+        yield
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise storage_error(exc, doing, hint) from exc
+    except sqlite3.Error as exc:
+        probe = index_dir / SEGMENTS / f".probe-{uuid.uuid4().hex[:8]}"
+        try:
+            with open(probe, "wb") as fh:
+                fh.write(b"\0" * (1 << 20))
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as cause:
+            raise storage_error(cause, doing, hint) from exc
+        finally:
+            probe.unlink(missing_ok=True)
+        raise storage_error(OSError(errno.ENOSPC, f"SQLite: {exc}"), doing, hint) from exc
+
+
 def _new_folder(index_dir: Path) -> tuple[Path, str]:
     root = index_dir / SEGMENTS
     root.mkdir(parents=True, exist_ok=True)
@@ -105,13 +135,17 @@ def _new_folder(index_dir: Path) -> tuple[Path, str]:
     return tmp, name
 
 
+def _read_only(path: Path) -> str:
+    """The SQLite URI of a finished segment database: read-only, immutable (no locking)."""
+    return f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+
+
 def _connect_new(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None)
+    db = sqlite3.connect(path.resolve().as_uri(), uri=True, isolation_level=None)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     db.execute("PRAGMA page_size=8192")
     db.executescript(SCHEMA)
-    db.execute("BEGIN")
     return db
 
 
@@ -167,9 +201,25 @@ def write(
     """Write a segment of new passages (ids ascending, grouped by document) and their documents."""
     if not (len(ids) == len(passages) == len(keys) == len(vectors) == len(tokens)) or len(ids) == 0:
         raise ValueError("a segment needs as many ids, keys, vectors and term lists as passages (at least one)")
+    with _writing(index_dir):
+        return _write(index_dir, ids, documents, passages, keys, vectors, tokens, lexicon, ann)
+
+
+def _write(
+    index_dir: Path,
+    ids: NDArray[np.int64],
+    documents: Sequence[Document],
+    passages: Sequence[Passage],
+    keys: Sequence[str],
+    vectors: NDArray[np.float32],
+    tokens: Sequence[list[str]],
+    lexicon: LexiconCounts,
+    ann: AnnSettings,
+) -> SegmentInfo:
     tmp, name = _new_folder(index_dir)
     try:
         db = _connect_new(tmp / DB)
+        db.execute("BEGIN")
         db.executemany(
             "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -218,19 +268,32 @@ def merge(
     lexicon counts (taken off the summed word counts). None when nothing is left.
     """
     keeps = [seg.live_mask(dropped) for seg, dropped in zip(parts, dropped_docs, strict=True)]
-    total = sum(int(k.sum()) for k in keeps)
-    if total == 0:
+    if sum(int(k.sum()) for k in keeps) == 0:
         return None
+    with _writing(index_dir):
+        return _merge(index_dir, parts, dropped_docs, purged, ann, keeps)
+
+
+def _merge(
+    index_dir: Path,
+    parts: Sequence[Segment],
+    dropped_docs: Sequence[set[str]],
+    purged: LexiconCounts,
+    ann: AnnSettings,
+    keeps: list[NDArray[np.bool_]],
+) -> SegmentInfo:
+    total = sum(int(k.sum()) for k in keeps)
     tmp, name = _new_folder(index_dir)
     try:
         db = _connect_new(tmp / DB)
         for i, seg in enumerate(parts):
-            db.execute("ATTACH DATABASE ? AS src", (f"file:{seg.folder / DB}?mode=ro&immutable=1",))
+            db.execute("ATTACH DATABASE ? AS src", (_read_only(seg.folder / DB),))
+            db.execute("BEGIN")
             dropped = sorted(dropped_docs[i])
             db.execute("CREATE TEMP TABLE gone (doc_id TEXT PRIMARY KEY)")
             db.executemany("INSERT INTO gone VALUES (?)", ((d,) for d in dropped))
             for table in ("passages", "documents"):
-                db.execute(f"INSERT INTO {table} SELECT * FROM src.{table} WHERE doc_id NOT IN (SELECT doc_id FROM gone)")
+                db.execute(f"INSERT INTO {table} SELECT * FROM src.{table} WHERE doc_id NOT IN gone")
             db.execute(
                 "INSERT INTO words SELECT word, df, mid, cap FROM src.words WHERE true ON CONFLICT (word) DO UPDATE "
                 "SET df = df + excluded.df, mid = mid + excluded.mid, cap = cap + excluded.cap"
@@ -242,7 +305,7 @@ def merge(
             db.execute("DROP TABLE gone")
             db.execute("COMMIT")
             db.execute("DETACH DATABASE src")
-            db.execute("BEGIN")
+        db.execute("BEGIN")
         db.executemany(
             "UPDATE words SET df = df - ?, mid = mid - ?, cap = cap - ? WHERE word = ?",
             ((df, mid, cap, w) for w, (df, mid, cap) in purged.words.items()),
@@ -313,10 +376,12 @@ class Segment:
             path = folder / rel
             if path.is_symlink() or not path.is_file() or path.stat().st_size != int(size):
                 raise ValueError(f"segment {info.name}: {rel} is missing or has the wrong size")
-        if int(meta["passages"]) != info.passages or meta["dense"] != info.dense or int(meta["dimension"]) != dimension:
+        if int(meta["dimension"]) != dimension:
+            raise ValueError(f"segment {info.name} holds vectors of dimension {meta['dimension']}, manifest says {dimension}")
+        if int(meta["passages"]) != info.passages or meta["dense"] != info.dense:
             raise ValueError(f"segment {info.name} does not match the manifest")
         self.dimension = dimension
-        self.db = sqlite3.connect(f"file:{folder / DB}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self.db = sqlite3.connect(_read_only(folder / DB), uri=True, check_same_thread=False)
         self.ids: NDArray[np.int64] = np.load(folder / IDS, mmap_mode="r", allow_pickle=False)
         n = info.passages
         if self.ids.shape != (n,) or (n and (int(self.ids[0]) != info.first_id or int(self.ids[-1]) != info.last_id)):
