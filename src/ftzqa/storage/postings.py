@@ -100,15 +100,17 @@ def _stream_max(arr: NDArray[np.generic]) -> int:
 def build(token_lists: Sequence[list[str]]) -> PostingsData:
     """Postings of passages given as term lists (row i = passage i)."""
     vocab: dict[str, int] = {}
-    flat: list[int] = []
+    pieces: list[NDArray[np.int32]] = []
     lengths = np.zeros(len(token_lists), dtype=np.uint32)
     for i, tokens in enumerate(token_lists):
         lengths[i] = len(tokens)
-        flat.extend(vocab.setdefault(t, len(vocab)) for t in tokens)
+        pieces.append(np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), np.int32, len(tokens)))
     terms = sorted(vocab)
     order = np.zeros(len(vocab), dtype=np.int64)  # first-seen id -> sorted id
     order[[vocab[t] for t in terms]] = np.arange(len(terms), dtype=np.int64)
-    tids = order[np.asarray(flat, dtype=np.int64)] if flat else np.zeros(0, dtype=np.int64)
+    flat = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+    tids = order[flat] if len(flat) else np.zeros(0, dtype=np.int64)
+    del pieces, flat
     rows = np.repeat(np.arange(len(token_lists), dtype=np.int64), lengths.astype(np.int64))
     return _from_pairs(terms, tids, rows, None, lengths)
 

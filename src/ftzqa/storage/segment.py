@@ -377,7 +377,9 @@ class Segment:
             if path.is_symlink() or not path.is_file() or path.stat().st_size != int(size):
                 raise ValueError(f"segment {info.name}: {rel} is missing or has the wrong size")
         if int(meta["dimension"]) != dimension:
-            raise ValueError(f"segment {info.name} holds vectors of dimension {meta['dimension']}, manifest says {dimension}")
+            raise ValueError(
+                f"segment {info.name} holds vectors of dimension {meta['dimension']}, manifest says {dimension}"
+            )
         if int(meta["passages"]) != info.passages or meta["dense"] != info.dense:
             raise ValueError(f"segment {info.name} does not match the manifest")
         self.dimension = dimension
