@@ -76,18 +76,36 @@ def _deeply_nested_manifest(index: Path, outside: Path) -> None:
     (_gen(index) / "manifest.json").write_text("[" * 200_000 + "]" * 200_000, encoding="utf-8")
 
 
+def _postings(index: Path) -> Path:
+    (segment,) = json.loads((_gen(index) / "manifest.json").read_text(encoding="utf-8"))["segments"]
+    return index / "segments" / segment["name"] / "postings"
+
+
 def _bm25_ids_out_of_range(index: Path, outside: Path) -> None:
-    path = _gen(index) / "bm25" / "indices.csc.index.npy"
+    path = _postings(index) / "rows.npy"
     ids = np.load(path, allow_pickle=False)
     ids[0] = 1_000_000
     np.save(path, ids, allow_pickle=False)
 
 
 def _bm25_pointers_out_of_range(index: Path, outside: Path) -> None:
-    path = _gen(index) / "bm25" / "indptr.csc.index.npy"
+    path = _postings(index) / "indptr.npy"
     ptr = np.load(path, allow_pickle=False)
     ptr[-1] = 10**9
     np.save(path, ptr, allow_pickle=False)
+
+
+def _segment_is_a_symlink_out(index: Path, outside: Path) -> None:
+    """A segment folder replaced by a link to a copy outside ``index/``."""
+    segment = _postings(index).parent
+    shutil.copytree(segment, outside / "planted-segment")
+    shutil.rmtree(segment)
+    segment.symlink_to(outside / "planted-segment", target_is_directory=True)
+
+
+def _segment_file_truncated(index: Path, outside: Path) -> None:
+    path = _postings(index).parent / "segment.sqlite"
+    path.write_bytes(path.read_bytes()[:1000])
 
 
 DAMAGES: dict[str, tuple[Callable[[Path, Path], None], str]] = {
@@ -99,6 +117,8 @@ DAMAGES: dict[str, tuple[Callable[[Path, Path], None], str]] = {
     "deeply nested manifest": (_deeply_nested_manifest, "unreadable manifest.json"),
     "BM25 ids out of range": (_bm25_ids_out_of_range, "damaged"),
     "BM25 pointers out of range": (_bm25_pointers_out_of_range, "damaged"),
+    "segment symlink out of index/": (_segment_is_a_symlink_out, "symbolic link"),
+    "segment file truncated": (_segment_file_truncated, "damaged"),
 }
 
 

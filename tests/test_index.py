@@ -18,19 +18,21 @@ def test_round_trip_keeps_passages_vectors_and_manifest(tiny_corpus: Path, tmp_p
     summary = build(tiny_corpus, tmp_path / "idx", embedder=emb)
     assert summary.documents == 2 and summary.passages == 5 == summary.embedded
     index = load_index(tmp_path / "idx")
-    assert len(index.passages) == index.dense.size == index.sparse.size == 5
-    for p in index.passages:
+    passages = list(index.iter_passages())
+    assert len(passages) == index.passage_count == 5
+    for p in passages:
         assert index.documents[p.doc_id].text[p.start : p.end] == p.text
     m = index.manifest
     assert m["model"] == {"id": "fake-model", "dimension": 64, "normalized": True}
     assert set(m["documents"]) == {"rivers.md", "bakery.txt"} and m["passage_count"] == 5
     assert {"chunker", "bm25", "format_version", "ftzqa_version"} <= set(m)
     gen = current_generation(tmp_path / "idx")
-    assert gen is not None and {"manifest.json", "passages.jsonl", "dense.faiss", "bm25"} <= {
-        p.name for p in gen.iterdir()
-    }
-    expected = FakeEmbedder().encode([embed_input(p, with_title=True) for p in index.passages])
-    assert np.allclose(index.dense.vectors(), expected)
+    assert gen is not None and {"manifest.json", "removed.json"} <= {p.name for p in gen.iterdir()}
+    (segment,) = m["segments"]
+    folder = tmp_path / "idx" / "segments" / segment["name"]
+    assert {"segment.sqlite", "vectors.npy", "ids.npy", "postings", "segment.json"} <= {p.name for p in folder.iterdir()}
+    expected = FakeEmbedder().encode([embed_input(p, with_title=True) for p in passages])
+    assert np.allclose(index.vectors(index.first_ids(5)), expected)
 
 
 def test_incremental_build_embeds_only_new_and_changed(tiny_corpus: Path, tmp_path: Path) -> None:
@@ -54,7 +56,7 @@ def test_incremental_build_embeds_only_new_and_changed(tiny_corpus: Path, tmp_pa
     summary = build(tiny_corpus, idx, embedder=editing)
     assert editing.embedded == 1  # only the edited paragraph
     assert summary.removed == 1 and summary.documents == 2
-    assert all(p.doc_id != "rivers.md" for p in load_index(idx).passages)
+    assert all(p.doc_id != "rivers.md" for p in load_index(idx).iter_passages())
 
 
 def test_failed_build_leaves_old_index_working(tiny_index: Path, tiny_corpus: Path) -> None:
@@ -63,7 +65,7 @@ def test_failed_build_leaves_old_index_working(tiny_index: Path, tiny_corpus: Pa
     with pytest.raises(RuntimeError, match="on purpose"):
         build(tiny_corpus, tiny_index, embedder=FailingEmbedder())
     after = load_index(tiny_index)
-    assert after.manifest == before and len(after.passages) == 5
+    assert after.manifest == before and after.passage_count == 5
     assert not list(tiny_index.glob(".tmp-*"))
 
 
@@ -109,8 +111,9 @@ def test_wrong_dimension_is_refused(tiny_index: Path) -> None:
 def test_corrupt_manifest_and_damaged_files_are_refused(tiny_index: Path) -> None:
     gen = current_generation(tiny_index)
     assert gen is not None
-    shutil.copy(gen / "dense.faiss", gen / "dense.bak")
-    (gen / "dense.faiss").write_bytes(b"garbage")
+    (segment,) = read_manifest(tiny_index)[1]["segments"]
+    vectors = tiny_index / "segments" / segment["name"] / "vectors.npy"
+    vectors.write_bytes(b"garbage" * (vectors.stat().st_size // 7) + b"g" * (vectors.stat().st_size % 7))
     with pytest.raises(IndexMismatchError, match="damaged"):
         load_index(tiny_index)
     (gen / "manifest.json").write_text("{not json", encoding="utf-8")
@@ -139,7 +142,7 @@ def test_failure_while_writing_files_leaves_old_index(
         path.write_text('{"format_version": 1, "trunc', encoding="utf-8")  # half-written, then disk full
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("ftzqa.index.write_json", broken_write)
+    monkeypatch.setattr("ftzqa.storage.writer.write_json", broken_write)
     (tiny_corpus / "new.md").write_text("Brand new text.", encoding="utf-8")
     with pytest.raises(OSError, match="No space"):
         build(tiny_corpus, tiny_index, embedder=FakeEmbedder())
@@ -147,9 +150,8 @@ def test_failure_while_writing_files_leaves_old_index(
     assert not list(tiny_index.glob(".tmp-*"))
 
 
-def test_deleted_faiss_file_is_refused_with_the_fix(tiny_index: Path) -> None:
-    gen = current_generation(tiny_index)
-    assert gen is not None
-    (gen / "dense.faiss").unlink()
-    with pytest.raises(IndexMismatchError, match="damaged or missing file.*ftzqa build"):
+def test_deleted_segment_file_is_refused_with_the_fix(tiny_index: Path) -> None:
+    (segment,) = read_manifest(tiny_index)[1]["segments"]
+    (tiny_index / "segments" / segment["name"] / "vectors.npy").unlink()
+    with pytest.raises(IndexMismatchError, match="damaged or missing file.*vectors.npy.*ftzqa build"):
         load_index(tiny_index)

@@ -32,7 +32,7 @@ def test_add_copies_files_and_updates_the_index(tiny_index: Path, tiny_corpus: P
     report = add([new], tiny_corpus, tiny_index, embedder=emb)
     assert report.added == ["volcano notes.md"] and (tiny_corpus / "volcano notes.md").is_file()
     assert emb.embedded == 2  # nothing else re-embedded
-    assert any(p.doc_id == "volcano notes.md" for p in load_index(tiny_index).passages)
+    assert any(p.doc_id == "volcano notes.md" for p in load_index(tiny_index).iter_passages())
 
 
 def test_duplicates_by_content_are_reported_not_added(tiny_index: Path, tiny_corpus: Path) -> None:

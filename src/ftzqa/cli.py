@@ -63,6 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     paths(d)
     model(d)
 
+    r = sub.add_parser("remove", help="remove documents from the index and the corpus")
+    r.add_argument("documents", nargs="+", metavar="DOC", help="doc_id: the path in the corpus, e.g. notes/a.md")
+    paths(r)
+    r.add_argument("--keep-files", action="store_true", help="remove from the index only, leave the corpus files")
+
+    c = sub.add_parser("compact", help="fold the index's segments into one and drop removed passages for good")
+    c.add_argument("--index", default=default_index_dir(), help="index folder (default: %(default)s)")
+
     e = sub.add_parser("eval", help="measure retrieval quality on a gold JSONL file")
     e.add_argument(
         "--gold",
@@ -82,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
     try:
-        handler = {"build": _build, "ask": _ask, "add": _add, "eval": _eval}[args.command]
+        handler = {
+            "build": _build, "ask": _ask, "add": _add, "remove": _remove, "compact": _compact, "eval": _eval
+        }[args.command]
         return handler(args)
     except FtzqaError as exc:
         _error(str(exc))
@@ -154,6 +164,25 @@ def _add(args: argparse.Namespace) -> int:
     return 2 if report.rejected else 0
 
 
+def _remove(args: argparse.Namespace) -> int:
+    from .index import remove
+
+    summary = remove(args.documents, None if args.keep_files else args.corpus, args.index, _settings(args))
+    where = "the index" if args.keep_files else "the index and the corpus"
+    print(f"removed {len(set(args.documents))} document(s) from {where}; "
+          f"{summary.documents} documents, {summary.passages} passages left ({summary.seconds:.1f} s)")
+    return 0
+
+
+def _compact(args: argparse.Namespace) -> int:
+    from .index import compact
+
+    summary = compact(args.index, _settings(args))
+    print(f"compacted into {summary.segments} segment(s): {summary.documents} documents, "
+          f"{summary.passages} passages ({summary.seconds:.1f} s)")
+    return 0
+
+
 def _ask(args: argparse.Namespace) -> int:
     from .retrieve import Retriever, check_k, check_question
 
@@ -163,7 +192,7 @@ def _ask(args: argparse.Namespace) -> int:
     retriever = Retriever.load(args.index, model=args.model, settings=settings)
     stale = retriever.staleness(args.corpus)
     if stale.stale:
-        corpus = args.corpus or retriever.index.manifest["corpus"]
+        corpus = args.corpus or retriever.store.manifest["corpus"]
         _say(
             f"warning: the index is stale (corpus changed: {stale.describe()}); "
             f"refresh it: ftzqa build --corpus {corpus} --index {args.index}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -128,21 +129,34 @@ def fingerprint(corpus_dir: str | Path) -> dict[str, str]:
     return {doc_id_for(p, corpus_dir): sha256_bytes(p.read_bytes()) for p in list_files(corpus_dir)}
 
 
-def read_corpus(corpus_dir: str | Path, extractor: Extractor | None = None) -> CorpusReport:
+def read_corpus(
+    corpus_dir: str | Path,
+    extractor: Extractor | None = None,
+    *,
+    skip: Mapping[str, str] | None = None,
+    only: Collection[str] | None = None,
+) -> CorpusReport:
     """Read every supported file; a file that cannot be used, for any reason, is reported and
     skipped with a one-line reason, never fatal. PDF, DOCX and HTML files are parsed in one
-    worker process (the ``extractor``'s, or a new one for this call)."""
+    worker process (the ``extractor``'s, or a new one for this call).
+
+    ``skip``: doc_id -> sha256 of documents already indexed and unchanged: not read again, but a
+    file with the same content is still "indexed once". ``only``: read just these doc_ids.
+    """
     if extractor is None:
         from .sandbox import Extractor
 
         with Extractor() as own:
-            return read_corpus(corpus_dir, own)
+            return read_corpus(corpus_dir, own, skip=skip, only=only)
     documents: list[Document] = []
     skipped: list[Skipped] = []
-    seen: dict[str, str] = {}
+    skip = skip or {}
+    seen: dict[str, str] = {sha: doc_id for doc_id, sha in sorted(skip.items(), reverse=True)}
     limit = extractor.limits.max_file_bytes
     for path in list_files(corpus_dir):
         doc_id = doc_id_for(path, corpus_dir)
+        if doc_id in skip or (only is not None and doc_id not in only):
+            continue
         try:
             reason = too_big(doc_id, path.stat().st_size, limit)
             if reason:

@@ -306,8 +306,12 @@ def summarise(
 
 
 def index_passages(retriever: object) -> list[Passage] | None:
-    """The passages of the retriever's index, when it exposes them (for the ideal nDCG)."""
-    index = getattr(retriever, "index", None)
+    """The passages of the retriever's index, when it exposes them (for the ideal nDCG): a store's
+    ``iter_passages()``, or a plain ``passages`` list."""
+    index = getattr(retriever, "store", None) or getattr(retriever, "index", None)
+    every = getattr(index, "iter_passages", None)
+    if callable(every):
+        return list(every())
     passages = getattr(index, "passages", None)
     return list(passages) if isinstance(passages, list) else None
 
@@ -338,7 +342,7 @@ def judge_all(
     passages = index_passages(retriever)
     texts = [p.text.lower() for p in passages] if passages is not None else None
     out = []
-    lexicon = getattr(getattr(retriever, "index", None), "lexicon", None)
+    lexicon = getattr(getattr(retriever, "store", None) or getattr(retriever, "index", None), "lexicon", None)
     is_name = getattr(lexicon, "is_name", None)
     for item, query in zip(items, searched_queries(items, is_name), strict=True):
         answer = retriever.search(query, k=depth, mode=mode)

@@ -1,4 +1,9 @@
-"""The index: passages + dense + sparse + manifest. Build (incremental), save, load, staleness."""
+"""The index as a whole: build from the corpus (incrementally), add, remove, compact, load, staleness.
+
+Storage is behind the ``ftzqa.storage`` protocol; this module decides *what* changes (which
+documents are new, changed or gone, which passages need embedding) and the store writes it. The
+embedded store (``storage.embedded``) is the default.
+"""
 
 from __future__ import annotations
 
@@ -6,48 +11,38 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__
 from .chunking import split
-from .corpus import fingerprint, read_corpus
-from .dense import DenseIndex
+from .corpus import CorpusReport, fingerprint, read_corpus
 from .embed import Embedder, resolve_model
 from .errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError
-from .lexicon import Lexicon, model_words
-from .script import profile
+from .lexicon import model_words
 from .settings import BM25Settings, ChunkSettings, Settings
-from .sparse import SparseIndex
-from .store import current_generation, new_generation, read_jsonl, write_json, write_jsonl, writer_lock
-from .types import Document, Passage
+from .store import current_generation, writer_lock
+from .types import Document, Passage, embed_input
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from .onnx_export import Prepared
+    from .storage.embedded import EmbeddedStore
+    from .storage.writer import Encoder
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: lexicon.json, script profile, BM25 tokens without lone "s"/"t", "%" = "percent"
+# 3: segments (SQLite passages and documents, BM25 term frequencies with index-wide statistics,
+#    HNSW above a size), tombstones, lexicon counts per segment; 2: lexicon.json, script profile
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
-PASSAGES = "passages.jsonl"
-DOCUMENTS = "documents.jsonl"
-DENSE = "dense.faiss"
-SPARSE = "bm25"
-LEXICON = "lexicon.json"
 MAX_MANIFEST_BYTES = 256 * 2**20  # a sha256 per document: far below this for any real corpus
 
-
-def embed_input(passage: Passage, with_title: bool) -> str:
-    """The text that is embedded and keyword-indexed for a passage."""
-    if not with_title:
-        return passage.text
-    head = " — ".join(x for x in (passage.title, passage.section) if x)
-    return f"{head}\n{passage.text}" if head else passage.text
+__all__ = ["FORMAT_VERSION", "BuildSummary", "Staleness", "build", "compact", "embed_input", "load_index",
+           "read_manifest", "remove", "update"]
 
 
 def _key(text: str, model: str) -> str:
@@ -63,10 +58,11 @@ class BuildSummary:
     documents: int
     passages: int
     embedded: int  # passages embedded in this build
-    reused: int  # passages whose vectors were reused by content hash
+    reused: int  # passages not embedded: unchanged, or vectors reused by content hash
     removed: int  # documents dropped since the previous index
     seconds: float
     skipped: list[str] = field(default_factory=list)
+    segments: int = 1
 
     def line(self) -> str:
         text = (
@@ -98,59 +94,22 @@ class Staleness:
         return ", ".join(parts)
 
 
-class Index:
-    """A loaded index generation (read-only)."""
+def staleness(manifest: Mapping[str, Any], corpus_dir: str | Path | None = None) -> Staleness:
+    """Compare the corpus folder now with what the manifest says was indexed."""
+    folder = Path(corpus_dir) if corpus_dir else Path(manifest["corpus"])
+    try:
+        now = fingerprint(folder)
+    except CorpusError:
+        return Staleness([], [], sorted(manifest["files"]))
+    then: dict[str, str] = manifest["files"]
+    return Staleness(
+        added=sorted(set(now) - set(then)),
+        changed=sorted(k for k in now if k in then and now[k] != then[k]),
+        removed=sorted(set(then) - set(now)),
+    )
 
-    def __init__(
-        self,
-        path: Path,
-        manifest: dict[str, Any],
-        passages: list[Passage],
-        documents: dict[str, Document],
-        keys: list[str],
-        dense: DenseIndex,
-        sparse: SparseIndex,
-        lexicon: Lexicon,
-    ) -> None:
-        self.path = path
-        self.manifest = manifest
-        self.passages = passages
-        self.documents = documents
-        self.keys = keys
-        self.dense = dense
-        self.sparse = sparse
-        self.lexicon = lexicon
 
-    @property
-    def model(self) -> str:
-        return str(self.manifest["model"]["id"])
-
-    @property
-    def dimension(self) -> int:
-        return int(self.manifest["model"]["dimension"])
-
-    @property
-    def with_title(self) -> bool:
-        return bool(self.manifest["embedding"]["with_title"])
-
-    @property
-    def scripts(self) -> dict[str, int]:
-        """Letters per writing system in the indexed text ("LATIN": ..., "CJK": ...)."""
-        return {str(k): int(v) for k, v in self.manifest.get("scripts", {}).items()}
-
-    def staleness(self, corpus_dir: str | Path | None = None) -> Staleness:
-        """Compare the corpus folder now with what was indexed."""
-        folder = Path(corpus_dir) if corpus_dir else Path(self.manifest["corpus"])
-        try:
-            now = fingerprint(folder)
-        except CorpusError:
-            return Staleness([], [], sorted(self.manifest["files"]))
-        then: dict[str, str] = self.manifest["files"]
-        return Staleness(
-            added=sorted(set(now) - set(then)),
-            changed=sorted(k for k in now if k in then and now[k] != then[k]),
-            removed=sorted(set(then) - set(now)),
-        )
+# --- reading ------------------------------------------------------------------------------------
 
 
 def _refuse(index_dir: Path, why: str, corpus: str = "corpus") -> IndexMismatchError:
@@ -186,20 +145,29 @@ def read_manifest(index_dir: str | Path) -> tuple[Path, dict[str, Any]]:
     return gen, manifest
 
 
-def load_index(index_dir: str | Path, model: str | None = None, *, query_encoder: bool = True) -> Index:
-    """Load the live generation, checking the manifest before the big files.
+def load_index(
+    index_dir: str | Path, model: str | None = None, *, query_encoder: bool = True, for_writing: bool = False
+) -> EmbeddedStore:
+    """Open the live generation of the embedded store, checking the manifest before the big files.
 
     ``model``: when given, the index must have been built with it. ``query_encoder``: also verify
     the ONNX query encoder (presence, checksum, model); a build reading its predecessor skips it
-    and checks the encoder itself before reusing it.
+    and checks the encoder itself before reusing it. ``for_writing``: skip what only searching
+    needs (HNSW graphs, array bounds).
     """
+    from .storage.embedded import EmbeddedStore
+
     index_dir = Path(index_dir)
     gen, m = read_manifest(index_dir)
     corpus = str(m.get("corpus", "corpus"))
     try:
-        built_with, dim, count = str(m["model"]["id"]), int(m["model"]["dimension"]), int(m["passage_count"])
+        built_with, dim = str(m["model"]["id"]), int(m["model"]["dimension"])
+        int(m["passage_count"])
         ChunkSettings(**m["chunker"])  # validates the recorded settings
-        bm25 = BM25Settings(**m["bm25"])
+        BM25Settings(**m["bm25"])
+        bool(m["embedding"]["with_title"])
+        if not isinstance(m["documents"], dict) or not isinstance(m["files"], dict) or dim <= 0:
+            raise TypeError("documents, files")
     except (KeyError, TypeError, ValueError):
         raise _refuse(index_dir, f"has an incomplete {MANIFEST}", corpus) from None
     if model is not None and model != built_with:
@@ -216,63 +184,169 @@ def load_index(index_dir: str | Path, model: str | None = None, *, query_encoder
         except EncoderCheckError as exc:
             raise _refuse(index_dir, str(exc), corpus) from None
     try:
-        rows = read_jsonl(gen / PASSAGES)
-        passages = [Passage.from_dict(r) for r in rows]
-        keys = [str(r["key"]) for r in rows]
-        documents = {d["doc_id"]: Document(**d) for d in read_jsonl(gen / DOCUMENTS)}
-        dense = DenseIndex.load(gen / DENSE)
-        sparse = SparseIndex.load(gen / SPARSE, bm25)
-        lexicon = Lexicon.load(gen / LEXICON)
+        return EmbeddedStore(index_dir, gen, m, for_writing=for_writing)
     except Exception as exc:  # any damaged file means the same thing to the user
         raise _refuse(
             index_dir, f"has a damaged or missing file ({type(exc).__name__}: {exc})", corpus
         ) from None
-    if dense.dimension != dim:
-        raise _refuse(index_dir, f"holds vectors of dimension {dense.dimension}, manifest says {dim}", corpus)
-    if not (len(passages) == dense.size == sparse.size == count):
-        raise _refuse(
-            index_dir,
-            f"is inconsistent ({len(passages)} passages, {dense.size} vectors, {sparse.size} BM25 rows, "
-            f"manifest {count})",
-            corpus,
-        )
-    return Index(gen, m, passages, documents, keys, dense, sparse, lexicon)
 
 
-def _previous(
-    index_dir: Path, model: str
-) -> tuple[dict[str, NDArray[np.float32]], set[str], tuple[Path, dict[str, Any]] | None]:
-    """From the current index (if any): vectors keyed by content hash (when built with ``model``),
-    the documents it holds, and its folder and manifest."""
+def _previous(index_dir: Path) -> EmbeddedStore | None:
+    """The current index opened for writing, or None when there is none or it cannot be read."""
     try:
-        old = load_index(index_dir, query_encoder=False)
+        return load_index(index_dir, query_encoder=False, for_writing=True)
     except (IndexMissingError, IndexMismatchError):
-        return {}, set(), None
-    documents = set(old.manifest.get("documents", {}))
-    if old.model != model:
-        return {}, documents, (old.path, old.manifest)
-    vectors = old.dense.vectors()
-    return {k: vectors[i] for i, k in enumerate(old.keys)}, documents, (old.path, old.manifest)
+        return None
 
 
-def _query_encoder(
-    index_dir: Path,
-    model_id: str,
-    previous: tuple[Path, dict[str, Any]] | None,
-    embedder: Embedder | None,
+def _legacy_vectors(index_dir: Path, model: str) -> dict[str, NDArray[np.float32]]:
+    """Vectors of an index of format 2 (``passages.jsonl`` + ``dense.faiss``) built with ``model``,
+    by content key, so rebuilding it in this format embeds nothing again. Empty when unreadable."""
+    try:
+        gen = current_generation(index_dir)
+        if gen is None:
+            return {}
+        m = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
+        if m.get("format_version") != 2 or m["model"]["id"] != model:
+            return {}
+        import faiss
+
+        keys = [json.loads(line)["key"] for line in (gen / "passages.jsonl").open(encoding="utf-8") if line.strip()]
+        index = faiss.read_index(str(gen / "dense.faiss"))
+        if index.ntotal != len(keys):
+            return {}
+        vectors = np.asarray(index.reconstruct_n(0, index.ntotal), dtype=np.float32)
+        return dict(zip(keys, vectors, strict=True))
+    except Exception:  # noqa: BLE001 - an unreadable old index only means re-embedding
+        return {}
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def _meta(settings: Settings, model_id: str, dimension: int, corpus: str, files: dict[str, str],
+          skipped: list[str]) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "model": {"id": model_id, "dimension": dimension, "normalized": True},
+        "embedding": {"with_title": settings.embed_title},
+        "chunker": settings.chunk.to_dict(),
+        "bm25": settings.bm25.to_dict(),
+        "corpus": corpus,
+        "files": files,
+        "skipped": skipped,
+    }
+
+
+def _compatible(previous: EmbeddedStore | None, settings: Settings, model_id: str) -> bool:
+    """The previous index can be changed in place (else it is rebuilt, reusing vectors by key)."""
+    if previous is None:
+        return False
+    m = previous.manifest
+    return (
+        previous.model == model_id
+        and m["embedding"]["with_title"] == settings.embed_title
+        and m["chunker"] == settings.chunk.to_dict()
+        and m["bm25"] == settings.bm25.to_dict()
+    )
+
+
+@dataclass
+class _Plan:
+    """Passages of new documents and which of them still need embedding."""
+
+    documents: list[Document]
+    passages: list[list[Passage]]
+    keys: list[list[str]]
+    inputs: list[str]  # embedded text of every new passage, in order
+    todo: list[int]  # positions (in the flat order) to embed
+    cache: dict[str, NDArray[np.float32]]
+
+
+def _plan(
+    documents: Sequence[Document],
     settings: Settings,
-    inputs: list[str],
-) -> Prepared:
-    """The ONNX query encoder for the new generation (reused, exported, or the fallback)."""
+    model_id: str,
+    lookup: Callable[[list[str]], Mapping[str, NDArray[np.float32]]],
+) -> _Plan:
+    """Split the documents; ``lookup`` gives the stored vectors of content keys (to reuse)."""
+    passages = [split(doc, settings.chunk) for doc in documents]
+    inputs = [embed_input(p, settings.embed_title) for ps in passages for p in ps]
+    flat_keys = [_key(text, model_id) for text in inputs]
+    keys, at = [], 0
+    for ps in passages:
+        keys.append(flat_keys[at : at + len(ps)])
+        at += len(ps)
+    cache = lookup(flat_keys) if flat_keys else {}
+    found = {k: cache[k] for k in flat_keys if k in cache}
+    todo = [i for i, k in enumerate(flat_keys) if k not in found]
+    return _Plan(list(documents), passages, keys, inputs, todo, found)
+
+
+def _embed(plan: _Plan, embedder: Embedder | None, settings: Settings, show_progress: bool,
+           dimension: int | None) -> tuple[list[Any], Embedder | None, int]:
+    """The NewDocuments of ``plan`` (embedding what is not cached); the embedder used; the dimension."""
+    from .storage.base import NewDocument
+
+    fresh: NDArray[np.float32] | None = None
+    if plan.todo:
+        if embedder is None:
+            from .embed import SentenceTransformerEmbedder
+
+            embedder = SentenceTransformerEmbedder(settings.model, settings.device)
+        fresh = embedder.encode([plan.inputs[i] for i in plan.todo], batch_size=settings.batch_size,
+                                show_progress=show_progress)
+        dimension = embedder.dimension
+    elif plan.cache:
+        dimension = len(next(iter(plan.cache.values())))
+    if dimension is None:
+        raise ValueError("no vectors and no dimension")
+    vectors = np.zeros((len(plan.inputs), dimension), dtype=np.float32)
+    flat_keys = [k for ks in plan.keys for k in ks]
+    for i, k in enumerate(flat_keys):
+        if k in plan.cache:
+            vectors[i] = plan.cache[k]
+    if fresh is not None:
+        vectors[plan.todo] = fresh
+    out, at = [], 0
+    for doc, ps, ks in zip(plan.documents, plan.passages, plan.keys, strict=True):
+        out.append(NewDocument(doc, ps, ks, vectors[at : at + len(ps)]))
+        at += len(ps)
+    return out, embedder, dimension
+
+
+def _encoder(index_dir: Path, model_id: str, previous: EmbeddedStore | None, embedder: Embedder | None,
+             settings: Settings, inputs: list[str]) -> Encoder:
+    """The question encoder for the new generation: reused, exported, or the fallback."""
     from .onnx_export import prepare
+    from .storage.writer import Encoder
 
     def load_model() -> Embedder:
         from .embed import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(model_id, settings.device)
 
+    if not inputs and previous is not None:  # sample probe texts from the index itself
+        inputs = [embed_input(p, settings.embed_title) for p in _sample_passages(previous, 32)]
     probes = inputs[:: max(1, len(inputs) // 32)][:32]
-    return prepare(index_dir, model_id, previous, embedder, load_model, probes)
+    prior = (previous.path, previous.manifest) if previous is not None else None
+    prepared = prepare(index_dir, model_id, prior, embedder, load_model, probes)
+    return Encoder(prepared.entry, prepared.tokenizer, prepared.tokenizer_file)
+
+
+def _sample_passages(store: EmbeddedStore, n: int) -> list[Passage]:
+    out = []
+    for p in store.iter_passages():
+        out.append(p)
+        if len(out) >= n:
+            break
+    return out
+
+
+def _prune_encoders(index_dir: Path) -> None:
+    from .onnx_export import prune
+
+    prune(index_dir)
 
 
 def build(
@@ -283,7 +357,8 @@ def build(
     embedder: Embedder | None = None,
     show_progress: bool = False,
 ) -> BuildSummary:
-    """Build or refresh the index from the corpus, embedding only passages not seen before.
+    """Build or refresh the index from the corpus: only new and changed files are read, only
+    passages not seen before are embedded, removed files are dropped.
 
     Holds the writer lock; writes a new generation atomically; the old one keeps working
     if anything fails.
@@ -302,95 +377,198 @@ def build_unlocked(
 ) -> BuildSummary:
     """``build`` without taking the writer lock: the caller holds it (see ``ingest.add``)."""
     started = time.perf_counter()
-    report = read_corpus(corpus_dir)
-    if not report.documents:
-        reasons = "; ".join(s.reason for s in report.skipped)
-        raise CorpusError(
-            f"corpus folder {str(corpus_dir)!r} has no readable documents (.txt, .md, .html, .pdf, .docx)"
-            + (f" ({reasons})" if reasons else "")
-            + "; add some files and build again"
-        )
-    passages = [p for doc in report.documents for p in split(doc, settings.chunk)]
-    inputs = [embed_input(p, settings.embed_title) for p in passages]
     model_id = embedder.model_id if embedder is not None else settings.model
-    keys = [_key(text, model_id) for text in inputs]
+    previous = _previous(index_dir)
+    try:
+        files = fingerprint(corpus_dir)
+        compatible = _compatible(previous, settings, model_id)
+        indexed: dict[str, str] = dict(previous.manifest["documents"]) if previous is not None else {}
+        unchanged = {d: sha for d, sha in indexed.items() if compatible and files.get(d) == sha}
+        report = read_corpus(corpus_dir, skip=unchanged)
+        if not report.documents and not unchanged:
+            reasons = "; ".join(s.reason for s in report.skipped)
+            raise CorpusError(
+                f"corpus folder {str(corpus_dir)!r} has no readable documents (.txt, .md, .html, .pdf, .docx)"
+                + (f" ({reasons})" if reasons else "")
+                + "; add some files and build again"
+            )
+        gone = [d for d in indexed if d not in unchanged] if compatible else []
+        return _write(corpus_dir, index_dir, settings, embedder, show_progress, previous if compatible else None,
+                      previous, report, gone, files, started, removed=len(set(indexed) - _current(report, unchanged)))
+    finally:
+        if previous is not None:
+            previous.close()
 
-    cache, old_docs, previous = _previous(index_dir, model_id)
-    todo = [i for i, k in enumerate(keys) if k not in cache]
-    fresh: NDArray[np.float32] | None = None
-    if todo:
-        if embedder is None:
-            from .embed import SentenceTransformerEmbedder
 
-            embedder = SentenceTransformerEmbedder(settings.model, settings.device)
-        fresh = embedder.encode(
-            [inputs[i] for i in todo], batch_size=settings.batch_size, show_progress=show_progress
+def _current(report: CorpusReport, unchanged: Mapping[str, str]) -> set[str]:
+    return {d.doc_id for d in report.documents} | set(unchanged)
+
+
+def _write(
+    corpus_dir: Path,
+    index_dir: Path,
+    settings: Settings,
+    embedder: Embedder | None,
+    show_progress: bool,
+    base: EmbeddedStore | None,
+    previous: EmbeddedStore | None,
+    report: CorpusReport,
+    remove: Sequence[str],
+    files: dict[str, str],
+    started: float,
+    removed: int,
+) -> BuildSummary:
+    """Embed and write ``report``'s documents into a new generation on top of ``base`` (None: a new
+    index, reusing vectors of ``previous`` when it was built with the same model)."""
+    from .storage.writer import EmbeddedWriter
+
+    model_id = embedder.model_id if embedder is not None else settings.model
+
+    def lookup(keys: list[str]) -> Mapping[str, NDArray[np.float32]]:
+        if previous is not None:
+            return previous.vectors_for(keys) if previous.model == model_id else {}
+        return _legacy_vectors(index_dir, model_id)
+
+    plan = _plan(report.documents, settings, model_id, lookup)
+    known_dim = previous.dimension if previous is not None and previous.model == model_id else None
+    new_docs, embedder, dimension = _embed(plan, embedder, settings, show_progress, known_dim)
+    encoder = _encoder(index_dir, model_id, previous, embedder, settings, plan.inputs)
+    meta = _meta(settings, model_id, dimension, str(corpus_dir.resolve()), files,
+                 [s.reason for s in report.skipped])
+    writer = EmbeddedWriter(index_dir, base, settings)
+    writer.update(new_docs, remove, meta, encoder, sorted(model_words(resolve_model(model_id))))
+    _prune_encoders(index_dir)
+    store = load_index(index_dir, query_encoder=False, for_writing=True)
+    try:
+        return BuildSummary(
+            documents=len(store.manifest["documents"]),
+            passages=store.passage_count,
+            embedded=len(plan.todo),
+            reused=store.passage_count - len(plan.todo),
+            removed=removed,
+            seconds=time.perf_counter() - started,
+            skipped=[s.reason for s in report.skipped],
+            segments=len(store.infos),
         )
-        dimension = embedder.dimension
-    else:
-        dimension = len(next(iter(cache.values())))
-    vectors = np.zeros((len(passages), dimension), dtype=np.float32)
-    for i, k in enumerate(keys):
-        if k in cache:
-            vectors[i] = cache[k]
-    if fresh is not None:
-        vectors[todo] = fresh
-    encoder = _query_encoder(index_dir, model_id, previous, embedder, settings, inputs)
-    dense = DenseIndex.build(vectors, dimension)
-    sparse = SparseIndex.build(inputs, settings.bm25)
-    # passage texts, then each title and section once (repeating them per passage would make
-    # every word of a title-cased heading look like a name)
-    headings = dict.fromkeys(x for p in passages for x in (p.title, p.section) if x)
-    lexicon = Lexicon.build([p.text for p in passages] + list(headings), model_words(resolve_model(model_id)))
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "ftzqa_version": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "model": {"id": model_id, "dimension": dimension, "normalized": True},
-        "embedding": {"with_title": settings.embed_title},
-        "chunker": settings.chunk.to_dict(),
-        "bm25": settings.bm25.to_dict(),
-        "passage_count": len(passages),
-        "scripts": dict(profile(lexicon.words)),
-        "corpus": str(corpus_dir.resolve()),
-        "documents": {d.doc_id: d.sha256 for d in report.documents},
-        "files": fingerprint(corpus_dir),
-        "skipped": [s.reason for s in report.skipped],
-        "query_encoder": encoder.entry,
-    }
-    with new_generation(index_dir) as tmp:
-        rows = [{**p.to_dict(), "key": k} for p, k in zip(passages, keys, strict=True)]
-        write_jsonl(tmp / PASSAGES, rows)
-        write_jsonl(
-            tmp / DOCUMENTS,
-            [
-                {
-                    "doc_id": d.doc_id,
-                    "title": d.title,
-                    "text": d.text,
-                    "sha256": d.sha256,
-                    "source": d.source,
-                    "author": d.author,
-                    "date": d.date,
-                }
-                for d in report.documents
-            ],
-        )
-        dense.save(tmp / DENSE)
-        (tmp / SPARSE).mkdir()
-        sparse.save(tmp / SPARSE)
-        lexicon.save(tmp / LEXICON)
-        if encoder.tokenizer is not None:
-            (tmp / encoder.tokenizer_file).write_bytes(encoder.tokenizer.encode("utf-8"))
-        write_json(tmp / MANIFEST, manifest)  # last: a folder without it is not an index
-    encoder.prune(index_dir)
-    current = {d.doc_id for d in report.documents}
-    return BuildSummary(
-        documents=len(report.documents),
-        passages=len(passages),
-        embedded=len(todo),
-        reused=len(passages) - len(todo),
-        removed=len(old_docs - current),
-        seconds=time.perf_counter() - started,
-        skipped=[s.reason for s in report.skipped],
-    )
+    finally:
+        store.close()
+
+
+def update(
+    corpus_dir: str | Path,
+    index_dir: str | Path,
+    doc_ids: Collection[str],
+    settings: Settings,
+    embedder: Embedder | None = None,
+    show_progress: bool = False,
+) -> BuildSummary:
+    """Index the corpus files ``doc_ids`` (new or changed) without reading the rest of the corpus.
+    Falls back to a full ``build`` when there is no index this one can be added to. Caller holds
+    the writer lock."""
+    started = time.perf_counter()
+    corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+    model_id = embedder.model_id if embedder is not None else settings.model
+    previous = _previous(index_dir)
+    if not _compatible(previous, settings, model_id):
+        if previous is not None:
+            previous.close()
+        return build_unlocked(corpus_dir, index_dir, settings, embedder, show_progress)
+    assert previous is not None
+    try:
+        report = read_corpus(corpus_dir, only=set(doc_ids))
+        files = dict(previous.manifest["files"])
+        for doc in report.documents:  # files skipped now are not recorded: the next build tries them again
+            files[doc.doc_id] = doc.sha256
+        return _write(corpus_dir, index_dir, settings, embedder, show_progress, previous, previous, report,
+                      [], files, started, removed=0)
+    finally:
+        previous.close()
+
+
+def remove(
+    doc_ids: Sequence[str], corpus_dir: str | Path | None, index_dir: str | Path, settings: Settings | None = None
+) -> BuildSummary:
+    """Remove documents from the index (tombstones; nothing is rewritten) and, when ``corpus_dir``
+    is given, their files from the corpus (after the index no longer holds them)."""
+    started = time.perf_counter()
+    settings = settings or Settings.from_env()
+    index_dir = Path(index_dir)
+    with writer_lock(index_dir):
+        previous = load_index(index_dir, query_encoder=False, for_writing=True)
+        try:
+            from .storage.writer import EmbeddedWriter, Encoder
+
+            present = previous.manifest["documents"]
+            missing = [d for d in doc_ids if d not in present]
+            if missing:
+                example = min(present, default="notes.md")
+                raise CorpusError(
+                    f"no document {missing[0]!r} in the index at {str(index_dir)!r}; documents are named by their "
+                    f"path in the corpus folder, e.g. {example!r}"
+                )
+            meta = _kept_meta(previous.manifest)
+            meta["files"] = {k: v for k, v in meta["files"].items() if k not in set(doc_ids)}
+            encoder = Encoder(previous.manifest["query_encoder"], _tokenizer_text(previous.path, previous.manifest))
+            writer = EmbeddedWriter(index_dir, previous, _writer_settings(settings, previous))
+            writer.update([], list(dict.fromkeys(doc_ids)), meta, encoder)
+        finally:
+            previous.close()
+        if corpus_dir is not None:
+            for doc_id in doc_ids:
+                target = Path(corpus_dir) / doc_id
+                if target.is_file() and not target.is_symlink():
+                    target.unlink()
+        return _summary(index_dir, started)
+
+
+def compact(index_dir: str | Path, settings: Settings | None = None) -> BuildSummary:
+    """Fold all segments into one and drop removed passages for good (rebuilds the HNSW graph of
+    a large index: minutes at a million passages)."""
+    started = time.perf_counter()
+    settings = settings or Settings.from_env()
+    index_dir = Path(index_dir)
+    with writer_lock(index_dir):
+        previous = load_index(index_dir, query_encoder=False, for_writing=True)
+        try:
+            from .storage.writer import EmbeddedWriter, Encoder
+
+            tokenizer = _tokenizer_text(previous.path, previous.manifest)
+            writer = EmbeddedWriter(index_dir, previous, _writer_settings(settings, previous))
+            writer.compact(_kept_meta(previous.manifest), Encoder(previous.manifest["query_encoder"], tokenizer))
+        finally:
+            previous.close()
+        return _summary(index_dir, started)
+
+
+def _writer_settings(settings: Settings, store: EmbeddedStore) -> Settings:
+    """The settings the index was built with (chunker, BM25, embedding), with today's ANN threshold."""
+    from dataclasses import replace
+
+    m = store.manifest
+    return replace(settings, model=store.model, embed_title=bool(m["embedding"]["with_title"]),
+                   chunk=ChunkSettings(**m["chunker"]), bm25=BM25Settings(**m["bm25"]))
+
+
+def _kept_meta(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("model", "embedding", "chunker", "bm25", "corpus", "files", "skipped")
+    return {"format_version": FORMAT_VERSION, **{k: manifest[k] for k in keys}}
+
+
+def _tokenizer_text(gen: Path, manifest: Mapping[str, Any]) -> str | None:
+    from .onnx_embed import TOKENIZER, spec_of
+
+    try:
+        if spec_of(dict(manifest)) is None:
+            return None
+        return (gen / TOKENIZER).read_text(encoding="utf-8")
+    except Exception:  # noqa: BLE001 - a damaged encoder stays damaged; load names the fix
+        return None
+
+
+def _summary(index_dir: Path, started: float) -> BuildSummary:
+    store = load_index(index_dir, query_encoder=False, for_writing=True)
+    try:
+        return BuildSummary(len(store.manifest["documents"]), store.passage_count, 0, store.passage_count, 0,
+                            time.perf_counter() - started, segments=len(store.infos))
+    finally:
+        store.close()

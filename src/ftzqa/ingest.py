@@ -9,9 +9,9 @@ from pathlib import Path
 
 from .corpus import SUPPORTED_SUFFIXES, list_files, parse_document, sha256_bytes, too_big
 from .embed import Embedder
-from .errors import CorpusError
+from .errors import CorpusError, FtzqaError
 from .formats import one_line
-from .index import BuildSummary, build_unlocked
+from .index import BuildSummary, read_manifest, update
 from .limits import Limits
 from .settings import Settings
 from .store import atomic_write, writer_lock
@@ -59,17 +59,25 @@ def _free_name(folder: Path, name: str) -> Path:
     return target
 
 
-def copy_into_corpus(sources: list[tuple[str, bytes]], corpus_dir: str | Path) -> tuple[list[str], list[str]]:
+def copy_into_corpus(
+    sources: list[tuple[str, bytes]], corpus_dir: str | Path, known: dict[str, str] | None = None
+) -> tuple[list[str], list[str]]:
     """Write (name, bytes) pairs into the corpus; returns (new doc_ids, duplicate messages).
 
-    Caller holds the writer lock. Each file is written to a hidden temporary name and renamed.
+    ``known``: doc_id -> sha256 of files the index already fingerprinted (not read again; a big
+    corpus is not hashed for every added file). Caller holds the writer lock. Each file is
+    written to a hidden temporary name and renamed.
     """
     corpus = Path(corpus_dir)
     if not corpus.is_dir():
         raise CorpusError(
             f"corpus folder {str(corpus)!r} does not exist; create it or pass --corpus with the right folder"
         )
-    existing = {sha256_bytes(p.read_bytes()): p.relative_to(corpus).as_posix() for p in list_files(corpus)}
+    known = known or {}
+    existing: dict[str, str] = {}
+    for p in list_files(corpus):
+        doc_id = p.relative_to(corpus).as_posix()
+        existing.setdefault(known[doc_id] if doc_id in known else sha256_bytes(p.read_bytes()), doc_id)
     added: list[str] = []
     duplicates: list[str] = []
     for name, data in sources:
@@ -165,21 +173,30 @@ def add_bytes(
     if not sources:
         return AddReport(rejected=rejected)
     with writer_lock(Path(index_dir)):
-        added, duplicates = copy_into_corpus(sources, corpus_dir)
+        added, duplicates = copy_into_corpus(sources, corpus_dir, _fingerprints(Path(index_dir), Path(corpus_dir)))
         try:
-            summary = build_unlocked(
-                Path(corpus_dir), Path(index_dir), settings, embedder, show_progress=show_progress
-            )
+            # only the new files are read, chunked and embedded; the rest of the corpus is not touched
+            summary = update(corpus_dir, index_dir, added, settings, embedder, show_progress=show_progress)
             late = [r for r in summary.skipped if r.split(": ", 1)[0] in added]
-            if late:  # readable a moment ago, skipped by the build (e.g. a time limit): take it out
-                for reason in late:
-                    doc_id = reason.split(": ", 1)[0]
-                    (Path(corpus_dir) / doc_id).unlink(missing_ok=True)
-                    added.remove(doc_id)
-                rejected += late
-                summary = build_unlocked(Path(corpus_dir), Path(index_dir), settings, embedder)
+            for reason in late:  # readable a moment ago, skipped by the build (e.g. a time limit): take it out
+                doc_id = reason.split(": ", 1)[0]
+                (Path(corpus_dir) / doc_id).unlink(missing_ok=True)
+                added.remove(doc_id)
+            rejected += late
         except Exception:
             for doc_id in added:  # leave the corpus as it was: the index did not take the files
                 (Path(corpus_dir) / doc_id).unlink(missing_ok=True)
             raise
     return AddReport(added, duplicates, summary, rejected)
+
+
+def _fingerprints(index_dir: Path, corpus_dir: Path) -> dict[str, str]:
+    """The indexed files' sha256 by doc_id, when the index is of this corpus folder (else empty)."""
+    try:
+        manifest = read_manifest(index_dir)[1]
+        if Path(str(manifest.get("corpus", ""))) != corpus_dir.resolve():
+            return {}
+        files = manifest.get("files", {})
+        return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+    except FtzqaError:
+        return {}

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +107,175 @@ def phrases(text: str) -> Iterable[tuple[str, str]]:
     yield from tails()
 
 
+@dataclass(slots=True)
+class LexiconCounts:
+    """The additive statistics a lexicon is made of, for some texts: summed over two sets of texts
+    they are the statistics of both, so segments of an index can be counted apart, added up and
+    (for deleted documents) taken away again.
+
+    ``words``: word -> [df, mid, capitalised]; ``phrases``: (initials, phrase) -> occurrences, for
+    acronym candidates of at least ``MIN_ACRONYM_LETTERS`` letters.
+    """
+
+    words: dict[str, list[int]] = field(default_factory=dict)
+    phrases: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> LexiconCounts:
+        out = cls()
+        stats, counts = out.words, out.phrases
+        for text in texts:
+            for key in phrases(text):
+                if len(key[0]) >= MIN_ACRONYM_LETTERS:
+                    counts[key] = counts.get(key, 0) + 1
+            seen: set[str] = set()
+            for word, capital, mid in scan(text):
+                row = stats.get(word)
+                if row is None:
+                    row = stats[word] = [0, 0, 0]
+                if word not in seen:
+                    seen.add(word)
+                    row[0] += 1
+                if mid:
+                    row[1] += 1
+                    row[2] += capital
+        return out
+
+    def add(self, other: LexiconCounts, sign: int = 1) -> None:
+        """Add (``sign`` 1) or take away (-1) ``other``; entries that reach zero are dropped."""
+        for word, (df, mid, cap) in other.words.items():
+            row = self.words.setdefault(word, [0, 0, 0])
+            row[0] += sign * df
+            row[1] += sign * mid
+            row[2] += sign * cap
+            if row[0] <= 0:
+                del self.words[word]
+        for key, n in other.phrases.items():
+            total = self.phrases.get(key, 0) + sign * n
+            if total > 0:
+                self.phrases[key] = total
+            else:
+                self.phrases.pop(key, None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"words": self.words, "phrases": [[i, p, n] for (i, p), n in self.phrases.items()]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LexiconCounts:
+        words = {str(w): [int(x) for x in row][:3] for w, row in data.get("words", {}).items()}
+        if any(len(row) != 3 for row in words.values()):
+            raise ValueError("lexicon counts: a word row is not [df, mid, capitalised]")
+        return cls(words, {(str(i), str(p)): int(n) for i, p, n in data.get("phrases", [])})
+
+
+def best_acronyms(counts: dict[tuple[str, str], int], is_word: Callable[[str], bool]) -> dict[str, str]:
+    """initials -> the phrase they most often stand for (seen ``MIN_ACRONYM_COUNT`` times or more;
+    never for initials that are themselves a word of the documents)."""
+    best: dict[str, tuple[int, str]] = {}
+    for (initials, phrase), n in counts.items():
+        if (
+            n >= MIN_ACRONYM_COUNT
+            and len(initials) >= MIN_ACRONYM_LETTERS
+            and not is_word(initials)
+            and (n, phrase) > best.get(initials, (0, ""))
+        ):
+            best[initials] = (n, phrase)
+    return {k: v for k, (_, v) in sorted(best.items())}
+
+
 class Lexicon:
-    """Word statistics of one index, with name detection, acronyms and typo correction."""
+    """What questions ask of a lexicon (names, acronyms, typos), over any source of word statistics.
+
+    Subclasses give ``stats``, ``_acronym`` and ``_vocabulary``: ``MemoryLexicon`` holds everything
+    in memory (``Lexicon.build``); an index store looks its statistics up where it keeps them.
+    """
+
+    _by_length: tuple[dict[int, list[str]], dict[str, int]] | None = None  # filled by the first correction
+
+    @property
+    def dictionary(self) -> frozenset[str]:
+        """Words of the embedding model's own vocabulary: never taken for typos."""
+        return frozenset()
+
+    def stats(self, word: str) -> WordStats | None:
+        raise NotImplementedError
+
+    def _acronym(self, initials: str) -> str | None:
+        """The phrase ``initials`` most often stands for (see ``best_acronyms``), or None."""
+        raise NotImplementedError
+
+    def _vocabulary(self) -> dict[str, int]:
+        """Every word of the documents with its document frequency (loaded when first needed)."""
+        raise NotImplementedError
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and self.stats(word) is not None
+
+    def is_name(self, word: str) -> bool:
+        """True when the documents write ``word`` (lower case) as a name."""
+        s = self.stats(word)
+        return s is not None and s.is_name
+
+    def name_evidence(self, word: str) -> bool | None:
+        """Whether the documents write ``word`` as a name; None when they never use it mid-sentence."""
+        s = self.stats(word)
+        return None if s is None or s.mid == 0 else s.is_name
+
+    def spell_out(self, word: str) -> str | None:
+        """The phrase an unseen acronym stands for in these documents ("ftz" -> "free trade zone")."""
+        if word in self:
+            return None
+        found = self._acronym(word)
+        if found is None and word.endswith("s") and len(word) > 2:  # "ftzs"
+            found = self._acronym(word[:-1])
+        return found
+
+    def correct(self, word: str) -> str | None:
+        """The closest indexed word to an unseen ``word`` (lower case), or None when none is close."""
+        if len(word) < MIN_CORRECTABLE or not word.isalpha() or word in self.dictionary or word in self:
+            return None
+        from rapidfuzz.distance import OSA, JaroWinkler
+        from rapidfuzz.process import extract
+
+        most = 1 if len(word) <= 7 else 2
+        best: tuple[int, float, int, str] | None = None  # (distance, -prefix similarity, -df, word)
+        buckets, df = self._buckets()
+        for length in range(len(word) - most, len(word) + most + 1):
+            choices = buckets.get(length)
+            if not choices:
+                continue
+            for candidate, distance, _ in extract(word, choices, scorer=OSA.distance, score_cutoff=most, limit=8):
+                similar = JaroWinkler.similarity(word, candidate)  # rewards a shared beginning
+                key = (int(distance), -round(similar, 6), -df[candidate], candidate)
+                if best is None or key < best:
+                    best = key
+        return best[3] if best else None
+
+    def _buckets(self) -> tuple[dict[int, list[str]], dict[str, int]]:
+        cached = self._by_length
+        if cached is None:
+            df = self._vocabulary()
+            buckets: dict[int, list[str]] = {}
+            for w in sorted(df):
+                if len(w) >= MIN_CORRECTABLE:
+                    buckets.setdefault(len(w), []).append(w)
+            cached = (buckets, df)
+            self._by_length = cached
+        return cached
+
+
+    @staticmethod
+    def build(texts: Iterable[str], dictionary: frozenset[str] = frozenset()) -> MemoryLexicon:
+        """The lexicon of ``texts``, in memory."""
+        return MemoryLexicon.from_counts(LexiconCounts.of(texts), dictionary)
+
+    @staticmethod
+    def load(path: Path) -> MemoryLexicon:
+        return MemoryLexicon.load(path)
+
+
+class MemoryLexicon(Lexicon):
+    """Word statistics of some texts, held in memory, with name detection, acronyms and typo correction."""
 
     def __init__(
         self,
@@ -124,42 +291,21 @@ class Lexicon:
             raise ValueError("lexicon columns differ in length")
         self.words = words
         self.acronyms = acronyms or {}
-        self.dictionary = dictionary
+        self._dictionary = dictionary
         self._row = {w: i for i, w in enumerate(words)}
         self._df, self._mid, self._cap = df, mid, capitalised
-        self._by_length: dict[int, list[str]] | None = None
 
     @classmethod
-    def build(cls, texts: Iterable[str], dictionary: frozenset[str] = frozenset()) -> Lexicon:
-        stats: dict[str, list[int]] = {}
-        counts: dict[tuple[str, str], int] = {}
-        for text in texts:
-            for key in phrases(text):
-                counts[key] = counts.get(key, 0) + 1
-            seen: set[str] = set()
-            for word, capital, mid in scan(text):
-                row = stats.get(word)
-                if row is None:
-                    row = stats[word] = [0, 0, 0]
-                if word not in seen:
-                    seen.add(word)
-                    row[0] += 1
-                if mid:
-                    row[1] += 1
-                    row[2] += capital
+    def from_counts(cls, counts: LexiconCounts, dictionary: frozenset[str] = frozenset()) -> MemoryLexicon:
+        stats = counts.words
         words = sorted(stats)
-        best: dict[str, tuple[int, str]] = {}
-        for (initials, phrase), n in counts.items():
-            if (
-                n >= MIN_ACRONYM_COUNT
-                and len(initials) >= MIN_ACRONYM_LETTERS
-                and initials not in stats
-                and (n, phrase) > best.get(initials, (0, ""))
-            ):
-                best[initials] = (n, phrase)
         columns = [[stats[w][i] for w in words] for i in range(3)]
-        acronyms = {k: v for k, (_, v) in sorted(best.items())}
+        acronyms = best_acronyms(counts.phrases, stats.__contains__)
         return cls(words, *columns, acronyms=acronyms, dictionary=dictionary)
+
+    @property
+    def dictionary(self) -> frozenset[str]:
+        return self._dictionary
 
     def __len__(self) -> int:
         return len(self.words)
@@ -171,54 +317,11 @@ class Lexicon:
         i = self._row.get(word)
         return None if i is None else WordStats(self._df[i], self._mid[i], self._cap[i])
 
-    def is_name(self, word: str) -> bool:
-        """True when the documents write ``word`` (lower case) as a name."""
-        s = self.stats(word)
-        return s is not None and s.is_name
+    def _acronym(self, initials: str) -> str | None:
+        return self.acronyms.get(initials)
 
-    def name_evidence(self, word: str) -> bool | None:
-        """Whether the documents write ``word`` as a name; None when they never use it mid-sentence."""
-        s = self.stats(word)
-        return None if s is None or s.mid == 0 else s.is_name
-
-    def spell_out(self, word: str) -> str | None:
-        """The phrase an unseen acronym stands for in these documents ("ftz" -> "free trade zone")."""
-        if word in self._row:
-            return None
-        found = self.acronyms.get(word)
-        if found is None and word.endswith("s") and len(word) > 2:  # "ftzs"
-            found = self.acronyms.get(word[:-1])
-        return found
-
-    def correct(self, word: str) -> str | None:
-        """The closest indexed word to an unseen ``word`` (lower case), or None when none is close."""
-        if len(word) < MIN_CORRECTABLE or word in self._row or word in self.dictionary or not word.isalpha():
-            return None
-        from rapidfuzz.distance import OSA, JaroWinkler
-        from rapidfuzz.process import extract
-
-        most = 1 if len(word) <= 7 else 2
-        best: tuple[int, float, int, str] | None = None  # (distance, -prefix similarity, -df, word)
-        buckets = self._buckets()
-        for length in range(len(word) - most, len(word) + most + 1):
-            choices = buckets.get(length)
-            if not choices:
-                continue
-            for candidate, distance, _ in extract(word, choices, scorer=OSA.distance, score_cutoff=most, limit=8):
-                similar = JaroWinkler.similarity(word, candidate)  # rewards a shared beginning
-                key = (int(distance), -round(similar, 6), -self._df[self._row[candidate]], candidate)
-                if best is None or key < best:
-                    best = key
-        return best[3] if best else None
-
-    def _buckets(self) -> dict[int, list[str]]:
-        if self._by_length is None:
-            buckets: dict[int, list[str]] = {}
-            for w in self.words:
-                if len(w) >= MIN_CORRECTABLE:
-                    buckets.setdefault(len(w), []).append(w)
-            self._by_length = buckets
-        return self._by_length
+    def _vocabulary(self) -> dict[str, int]:
+        return dict(zip(self.words, self._df, strict=True))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -234,7 +337,7 @@ class Lexicon:
         path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> Lexicon:
+    def load(cls, path: Path) -> MemoryLexicon:
         data = json.loads(path.read_text(encoding="utf-8"))
         words = [str(w) for w in data["words"]]
         df, mid, capitalised = ([int(x) for x in data[key]] for key in ("df", "mid", "capitalised"))

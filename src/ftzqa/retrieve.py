@@ -17,15 +17,17 @@ from .errors import InvalidQueryError
 from .evidence import Evidence, best_sentence
 from .explain import explain
 from .fusion import convex, rrf
-from .index import Index, Staleness, embed_input, load_index
+from .index import Staleness, load_index
 from .query import Query, analyse
 from .script import NAMES as SCRIPT_NAMES
 from .script import foreign_share
 from .settings import MAX_K, MAX_QUESTION_CHARS, MODES, Settings
-from .types import Answer, Hit
+from .types import Answer, Hit, Passage, embed_input
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
+
+    from .storage.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -93,19 +95,24 @@ def check_mode(mode: object) -> str:
 
 
 class Retriever:
-    """Searches one loaded index. Thread-safe for concurrent ``search`` calls."""
+    """Searches one loaded index (any ``Store``). Thread-safe for concurrent ``search`` calls."""
 
     def __init__(
         self,
-        index: Index,
+        store: Store,
         embedder: Embedder | None = None,
         settings: Settings | None = None,
         abstain: AbstainModel = DEFAULT_ABSTAIN,
     ) -> None:
-        self.index = index
+        self.store = store
         self.settings = settings or Settings()
         self.abstain = abstain
         self._embedder = embedder
+
+    @property
+    def index(self) -> Store:
+        """The store (the name earlier versions used)."""
+        return self.store
 
     @classmethod
     def load(
@@ -117,32 +124,31 @@ class Retriever:
         settings: Settings | None = None,
     ) -> Retriever:
         """Load ``index_dir``; ``model`` (if given) must match the one the index was built with."""
-        index = load_index(index_dir, model=model)
-        if embedder is not None and embedder.dimension != index.dimension:
+        store = load_index(index_dir, model=model)
+        if embedder is not None and embedder.dimension != store.dimension:
             from .errors import IndexMismatchError
 
+            store.close()
             raise IndexMismatchError(
                 f"embedder {embedder.model_id!r} gives vectors of dimension {embedder.dimension}, "
-                f"the index holds {index.dimension}; use the model the index was built with ({index.model!r})"
+                f"the index holds {store.dimension}; use the model the index was built with ({store.model!r})"
             )
-        return cls(index, embedder, settings)
+        return cls(store, embedder, settings)
 
     @property
     def embedder(self) -> Embedder:
         """The question embedder: the given one, else the index's ONNX encoder (no torch), else
         sentence-transformers."""
         if self._embedder is None:
-            from .onnx_embed import load_embedder
-
-            self._embedder = load_embedder(self.index.path, self.index.manifest)
+            self._embedder = self.store.query_embedder()
         if self._embedder is None:
             from .embed import SentenceTransformerEmbedder
 
-            self._embedder = SentenceTransformerEmbedder(self.index.model, self.settings.device)
+            self._embedder = SentenceTransformerEmbedder(self.store.model, self.settings.device)
         return self._embedder
 
     def staleness(self, corpus_dir: str | Path | None = None) -> Staleness:
-        return self.index.staleness(corpus_dir)
+        return self.store.staleness(corpus_dir)
 
     def search(self, question: str, k: int = 5, mode: str = "hybrid") -> Answer:
         """Best ``k`` passages for ``question`` with evidence, whether they answer it, and why."""
@@ -152,7 +158,7 @@ class Retriever:
         refusal = self._unreadable(question)
         if refusal:
             return Answer(question=question, found=False, searched=question, reason=refusal)
-        query, ranking, evidence, sigs = self._run(question, k, mode)
+        query, ranking, evidence, sigs, passages = self._run(question, k, mode)
         probabilities = [self.abstain.probability(s) for s in sigs]
         confidence = max(probabilities, default=0.0)
         found = confidence >= self.abstain.threshold
@@ -162,13 +168,12 @@ class Retriever:
             best = probabilities.index(confidence)
             order.insert(0, order.pop(best))
             sigs = [sigs[best]] + [s for i, s in enumerate(sigs) if i != best]
-        idx = self.index
         ids, scores = ranking.ids.tolist(), ranking.scores.tolist()
         hits = [
-            Hit(rank=rank, score=float(scores[i]), passage=idx.passages[ids[i]], evidence=evidence[i].span)
+            Hit(rank=rank, score=float(scores[i]), passage=passages[ids[i]], evidence=evidence[i].span)
             for rank, i in enumerate(order, start=1)
         ]
-        top = self._verdict_passage(int(ids[order[0]])) if ids else None
+        top = self._verdict_passage(passages[ids[order[0]]]) if ids else None
         why = explain(query, top, sigs[0] if sigs else None, found)
         return Answer(
             question=question,
@@ -187,27 +192,34 @@ class Retriever:
         question = check_question(question, self.settings.max_question_chars)
         return self._run(question, ABSTAIN_DEPTH, check_mode(mode))[3]
 
-    def _run(self, question: str, k: int, mode: str) -> tuple[Query, Ranking, list[Evidence], list[Signals]]:
-        """Analyse, rank, pick evidence and compute the verdict's signals (``search`` and ``signals``)."""
+    def _run(
+        self, question: str, k: int, mode: str
+    ) -> tuple[Query, Ranking, list[Evidence], list[Signals], dict[int, Passage]]:
+        """Analyse, rank, pick evidence and compute the verdict's signals (``search`` and ``signals``);
+        also the passages read for it, by id."""
         query = self.analyse(question)
-        terms = self.index.sparse.tokenize(query.searched)
+        terms = self.store.tokenize(query.searched)
         vector = self.embedder.encode([query.searched])[0]
         wide = self._rank(vector, terms, max(k, RIVAL_DEPTH), mode)
         ranking = wide._replace(ids=wide.ids[:k], scores=wide.scores[:k])
-        evidence = [self._evidence(query, int(pid)) for pid in ranking.ids.tolist()]
-        return query, ranking, evidence, self._signals(query, vector, ranking, evidence, wide.ids)
+        wanted = list(dict.fromkeys(wide.ids.tolist() + ranking.ids.tolist()))
+        passages = dict(zip(wanted, self.store.passages(wanted), strict=True))
+        evidence = [self._evidence(query, passages[pid]) for pid in ranking.ids.tolist()]
+        sigs = self._signals(query, vector, ranking, evidence, [passages[pid] for pid in wide.ids.tolist()])
+        return query, ranking, evidence, sigs, passages
 
     def analyse(self, question: str) -> Query:
         """The question's words, names, corrections and asked-for kind, against this index."""
-        idx = self.index
-        return analyse(question, idx.lexicon, idx.sparse.tokenize, idx.sparse.known)
+        store = self.store
+        return analyse(question, store.lexicon, store.tokenize, store.known)
 
     def _unreadable(self, question: str) -> str:
         """A message when the question is mostly in a script the indexed documents do not use."""
-        share, script = foreign_share(question, Counter(self.index.scripts))
+        scripts = self.store.scripts
+        share, script = foreign_share(question, Counter(scripts))
         if share < 0.5:
             return ""
-        main = max(self.index.scripts.items(), key=lambda kv: kv[1], default=("LATIN", 0))[0]
+        main = max(scripts.items(), key=lambda kv: kv[1], default=("LATIN", 0))[0]
         reads = "English" if main == "LATIN" else SCRIPT_NAMES.get(main, main.title())
         return (
             f"Not found: this question is in {SCRIPT_NAMES.get(script, script.title())}, and this index "
@@ -216,38 +228,40 @@ class Retriever:
 
     def _rank(self, query: NDArray[np.float32], terms: list[str], k: int, mode: str) -> Ranking:
         """The best ``k`` passages by ``mode``."""
-        idx = self.index
+        store = self.store
         pool = max(k, self.settings.pool)
         if mode == "dense":
-            return Ranking(*idx.dense.search(query, k))
-        bm25 = idx.sparse.scores(terms)
+            return Ranking(*store.dense_search(query, k))
         if mode == "bm25":
-            ids = _top(bm25, k)
-            return Ranking(ids, bm25[ids])
-        dense_ids, _ = idx.dense.search(query, pool)
-        by_bm25 = _top(bm25, pool)
-        by_bm25 = by_bm25[bm25[by_bm25] > 0]
+            ids, scores = store.bm25_search(terms, k)
+            if len(ids) < k:  # like a full score array: passages without a query term follow, by id
+                pad = np.setdiff1d(store.first_ids(k + len(ids)), ids, assume_unique=True)[: k - len(ids)]
+                ids = np.concatenate([ids, pad])
+                scores = np.concatenate([scores, np.zeros(len(pad), dtype=np.float32)])
+            return Ranking(ids, scores)
+        dense_ids, _ = store.dense_search(query, pool)
+        by_bm25, _ = store.bm25_search(terms, pool)
         if self.settings.fusion == "rrf":
             table = rrf(dense_ids, by_bm25)
             ids = np.array(sorted(table, key=lambda i: -table[i]), dtype=np.int64)[:k]
             return Ranking(ids, np.array([table[i] for i in ids.tolist()], dtype=np.float32))
         candidates = np.unique(np.concatenate([dense_ids, by_bm25]))
-        fused = convex(idx.dense.scores(query, candidates), bm25[candidates], self.settings.dense_weight)
+        fused = convex(
+            store.dense_scores(query, candidates), store.bm25_scores(terms, candidates), self.settings.dense_weight
+        )
         order = np.argsort(-fused, kind="stable")[:k]
         return Ranking(candidates[order], fused[order])
 
-    def _evidence(self, query: Query, pid: int) -> Evidence:
-        idx = self.index
-        passage = idx.passages[pid]
+    def _evidence(self, query: Query, passage: Passage) -> Evidence:
+        store = self.store
         headings: frozenset[str] = frozenset()
-        if idx.with_title:
-            headings = frozenset(idx.sparse.tokenize(f"{passage.title}\n{passage.section}"))
-        return best_sentence(query, passage, idx.sparse.tokenize, idx.sparse.idf, headings)
+        if store.with_title:
+            headings = frozenset(store.tokenize(f"{passage.title}\n{passage.section}"))
+        return best_sentence(query, passage, store.tokenize, store.idf, headings)
 
-    def _verdict_passage(self, pid: int) -> VerdictPassage:
-        idx = self.index
-        text = embed_input(idx.passages[pid], idx.with_title)
-        return VerdictPassage(set(idx.sparse.tokenize(text)), text)
+    def _verdict_passage(self, passage: Passage) -> VerdictPassage:
+        text = embed_input(passage, self.store.with_title)
+        return VerdictPassage(set(self.store.tokenize(text)), text)
 
     def _signals(
         self,
@@ -255,29 +269,16 @@ class Retriever:
         vector: NDArray[np.float32],
         ranking: Ranking,
         evidence: list[Evidence],
-        pool: NDArray[np.int64],
+        pool: list[Passage],
     ) -> list[Signals]:
         """Signals of each of the top ``ABSTAIN_DEPTH`` passages; found when any is likely to answer."""
-        idx = self.index
+        store = self.store
         top = ranking.ids[:ABSTAIN_DEPTH]
+        verdict = {id(p): self._verdict_passage(p) for p in pool}
         # the best topic match among the passages that miss one of the question's names
-        rival = max(
-            (
-                rival_topic(query, passage, idx.sparse.idf)
-                for passage in (self._verdict_passage(pid) for pid in pool.tolist())
-            ),
-            default=0.0,
-        )
+        rival = max((rival_topic(query, verdict[id(p)], store.idf) for p in pool), default=0.0)
         out = []
-        for pid, cos, ev in zip(top.tolist(), idx.dense.scores(vector, top).tolist(), evidence, strict=False):
-            out.append(signals(query, self._verdict_passage(pid), float(cos), idx.sparse.idf, ev, rival))
+        tops = pool[: len(top)]
+        for passage, cos, ev in zip(tops, store.dense_scores(vector, top).tolist(), evidence, strict=False):
+            out.append(signals(query, verdict[id(passage)], float(cos), store.idf, ev, rival))
         return out
-
-
-def _top(scores: NDArray[np.float32], n: int) -> NDArray[np.int64]:
-    """Indices of the ``n`` highest scores, best first (stable for ties)."""
-    n = min(n, scores.size)
-    if n <= 0:
-        return np.zeros(0, dtype=np.int64)
-    part = np.argpartition(-scores, n - 1)[:n] if n < scores.size else np.arange(scores.size)
-    return part[np.argsort(-scores[part], kind="stable")].astype(np.int64)

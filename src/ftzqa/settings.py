@@ -17,6 +17,9 @@ MAX_UPLOAD_PASSAGES = 1000  # new passages one web upload (all its files) may ad
 MAX_UPLOADS_IN_FLIGHT = 2  # uploads being indexed or waiting; more are refused at once
 MAX_UPLOAD_MB = 5  # size of one uploaded file, enforced by Gradio before it is stored
 UPLOAD_CACHE_SECONDS = 3600  # uploaded files left in Gradio's cache are deleted after this
+# segments with this many passages or more are searched through an HNSW graph, smaller ones exactly
+# (exact search of 10,000 vectors takes ~1.5 ms here, HNSW ~0.6 ms; bench/scale.py)
+ANN_THRESHOLD = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,7 @@ class Settings:
     max_question_chars: int = MAX_QUESTION_CHARS
     max_upload_passages: int = MAX_UPLOAD_PASSAGES
     max_uploads_in_flight: int = MAX_UPLOADS_IN_FLIGHT
+    ann_threshold: int = ANN_THRESHOLD  # passages per segment from which dense search is approximate (HNSW)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -66,6 +70,7 @@ class Settings:
         for name, key in (
             ("FTZQA_MAX_UPLOAD_PASSAGES", "max_upload_passages"),
             ("FTZQA_MAX_UPLOADS_IN_FLIGHT", "max_uploads_in_flight"),
+            ("FTZQA_ANN_THRESHOLD", "ann_threshold"),
         ):
             if os.environ.get(name):
                 env[key] = env_int(name, 1)

@@ -140,3 +140,11 @@ class Answer:
             "missing": list(self.missing),
             "hits": [h.to_dict() for h in self.hits],
         }
+
+
+def embed_input(passage: Passage, with_title: bool) -> str:
+    """The text that is embedded and keyword-indexed for a passage (with its title and section)."""
+    if not with_title:
+        return passage.text
+    head = " — ".join(x for x in (passage.title, passage.section) if x)
+    return f"{head}\n{passage.text}" if head else passage.text

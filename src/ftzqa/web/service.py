@@ -184,7 +184,7 @@ class Service:
         index is never served. Skipped while this process is itself updating.
         """
         with self._swap:
-            loaded = self._retriever.index.path if self._retriever else None
+            loaded = self._retriever.store.version if self._retriever else None
         try:
             live = current_generation(self.index_dir)
         except FtzqaError as exc:  # a damaged pointer: keep serving what is loaded
@@ -192,7 +192,7 @@ class Service:
                 log.warning("cannot follow the index pointer: %s", exc)
                 self._last_follow_error = str(exc)
             return
-        if live is None or live == loaded or not self._update.acquire(blocking=False):
+        if live is None or live.name == loaded or not self._update.acquire(blocking=False):
             return
         try:
             self._set(self._load())
@@ -216,12 +216,12 @@ class Service:
         """True when the loaded index's documents write ``word`` (lower case) as a name."""
         with self._swap:
             retriever = self._retriever
-        return retriever is not None and retriever.index.lexicon.is_name(word)
+        return retriever is not None and retriever.store.lexicon.is_name(word)
 
     def status(self) -> Status | None:
         with self._swap:
             r = self._retriever
-        return Status(len(r.index.documents), len(r.index.passages), r.index.model) if r else None
+        return Status(len(r.store.documents), r.store.passage_count, r.store.model) if r else None
 
     def status_line(self) -> str:
         status = self.status()
@@ -241,7 +241,7 @@ class Service:
     def ask(self, question: str, k: int = 3, mode: str = "hybrid") -> tuple[Answer, Mapping[str, Document]]:
         """Search the current index; also returns its documents (for the surrounding context)."""
         retriever = self.retriever
-        return retriever.search(question, k=k, mode=mode), retriever.index.documents
+        return retriever.search(question, k=k, mode=mode), retriever.store.documents
 
     def ask_dict(self, question: str, k: int = 3, mode: str = "hybrid") -> dict[str, Any]:
         """``Answer.to_dict()``, or ``{"error": message}`` for a question the index cannot take."""

@@ -1,0 +1,402 @@
+"""BM25 over segments with statistics of the whole index.
+
+Each segment keeps raw term frequencies (not precomputed scores, as bm25s does: those bake in the
+segment's own document count, document frequencies and average length), so a question is scored
+with the index-wide N, df and average length, whatever the segmentation: a segmented index and
+its compacted form rank identically. The scores are bm25s's "lucene" BM25, bit for bit:
+``float32(idf * tf / (k1 * (1 - b + b * len / avglen) + tf))`` per posting, summed in float32
+in the question's term order (a repeated term counts twice).
+
+Per segment (plain ``.npy`` files, memory-mapped): ``indptr`` (term -> its postings), ``rows``
+(ascending per term), ``tf``, ``lengths`` (terms per passage), and per term ``max_tf`` and
+``min_len`` for an upper bound of its contribution. Term ids come from a lookup function (the
+segment's SQLite ``terms`` table).
+
+Top-k search is exact with a MaxScore-style shortcut: the rare terms' postings give the
+candidates, the common terms are only looked up for those, and the result stands when the k-th
+candidate scores more than the common terms could ever add up to for a passage without a rare
+term; otherwise every posting is scored. Linear in the postings touched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..settings import BM25Settings
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+ARRAYS = ("indptr", "rows", "tf", "lengths", "max_tf", "min_len")
+# postings of the rarest terms scored in full before the shortcut is tried (measured by bench/scale.py)
+ESSENTIAL_BUDGET = 20_000
+_MARGIN = 1e-5  # relative slack on upper bounds, for float rounding
+
+
+@dataclass(frozen=True, slots=True)
+class PostingsData:
+    """A segment's postings, as built or loaded (arrays may be memory-mapped)."""
+
+    terms: list[str]  # term of each term id (sorted); loaded segments look terms up instead (empty)
+    indptr: NDArray[np.int64]
+    rows: NDArray[np.int32]
+    tf: NDArray[np.unsignedinteger]
+    lengths: NDArray[np.uint32]
+    max_tf: NDArray[np.unsignedinteger]
+    min_len: NDArray[np.uint32]
+
+    @property
+    def size(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def total_length(self) -> int:
+        return int(self.lengths.sum(dtype=np.int64))
+
+    def save(self, folder: Path) -> None:
+        for name in ARRAYS:
+            np.save(folder / f"{name}.npy", np.ascontiguousarray(getattr(self, name)), allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> PostingsData:
+        arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r", allow_pickle=False) for n in ARRAYS}
+        return cls(terms=[], **arrays)
+
+    def check(self, vocabulary: int) -> None:
+        """Refuse arrays that do not fit together (a damaged or tampered segment). Reads the row
+        and length arrays once through the file (not the memory map, so it adds nothing to RSS)."""
+        n, p = len(self.lengths), len(self.rows)
+        ptr = np.asarray(self.indptr)
+        if ptr.ndim != 1 or len(ptr) != vocabulary + 1 or len(self.tf) != p:
+            raise ValueError("BM25 arrays: array sizes disagree")
+        if len(self.max_tf) != vocabulary or len(self.min_len) != vocabulary:
+            raise ValueError("BM25 arrays: term statistics do not match the vocabulary")
+        if ptr[0] != 0 or ptr[-1] != p or np.any(np.diff(ptr) <= 0):
+            raise ValueError("BM25 arrays: term pointers out of range")
+        for name, limit in (("rows", n), ("lengths", 2**31)):
+            arr = getattr(self, name)
+            if len(arr) and (int(_stream_min(arr)) < 0 or int(_stream_max(arr)) >= max(limit, 1)):
+                raise ValueError(f"BM25 arrays: passage {name} out of range 0-{limit - 1}")
+
+
+def _chunks(arr: NDArray[np.generic], size: int = 1 << 22) -> list[NDArray[np.generic]]:
+    return [np.array(arr[i : i + size]) for i in range(0, len(arr), size)] or [np.zeros(0, arr.dtype)]
+
+
+def _stream_min(arr: NDArray[np.generic]) -> int:
+    return int(min(int(c.min()) for c in _chunks(arr) if len(c)))
+
+
+def _stream_max(arr: NDArray[np.generic]) -> int:
+    return int(max(int(c.max()) for c in _chunks(arr) if len(c)))
+
+
+def build(token_lists: Sequence[list[str]]) -> PostingsData:
+    """Postings of passages given as term lists (row i = passage i)."""
+    vocab: dict[str, int] = {}
+    pieces: list[NDArray[np.int32]] = []
+    lengths = np.zeros(len(token_lists), dtype=np.uint32)
+    for i, tokens in enumerate(token_lists):
+        lengths[i] = len(tokens)
+        pieces.append(np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), np.int32, len(tokens)))
+    terms = sorted(vocab)
+    order = np.zeros(len(vocab), dtype=np.int64)  # first-seen id -> sorted id
+    order[[vocab[t] for t in terms]] = np.arange(len(terms), dtype=np.int64)
+    flat = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+    tids = order[flat] if len(flat) else np.zeros(0, dtype=np.int64)
+    del pieces, flat
+    rows = np.repeat(np.arange(len(token_lists), dtype=np.int64), lengths.astype(np.int64))
+    return _from_pairs(terms, tids, rows, None, lengths)
+
+
+def _from_pairs(
+    terms: list[str],
+    tids: NDArray[np.int64],
+    rows: NDArray[np.int64],
+    tf: NDArray[np.int64] | None,
+    lengths: NDArray[np.uint32],
+) -> PostingsData:
+    """Postings from (term id, row[, tf]) pairs; without ``tf`` each pair is one occurrence."""
+    n = max(len(lengths), 1)
+    key = tids * n + rows
+    if tf is None:
+        key, counts = np.unique(key, return_counts=True)
+    else:
+        order = np.argsort(key, kind="stable")
+        key, counts = key[order], tf[order]
+    tid, row = np.divmod(key, n)
+    used = np.unique(tid)  # terms whose every posting was dropped are left out
+    if len(used) < len(terms):
+        remap = np.full(len(terms), -1, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        tid = remap[tid]
+        terms = [terms[i] for i in used.tolist()]
+    indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tid, minlength=len(terms)), out=indptr[1:])
+    tf_type = np.uint16 if len(counts) == 0 or int(counts.max()) < 2**16 else np.uint32
+    tf_arr = counts.astype(tf_type)
+    starts = indptr[:-1]
+    max_tf = np.maximum.reduceat(tf_arr, starts) if len(terms) else np.zeros(0, dtype=tf_type)
+    min_len = np.minimum.reduceat(lengths[row], starts) if len(terms) else np.zeros(0, dtype=np.uint32)
+    return PostingsData(
+        terms, indptr, row.astype(np.int32), tf_arr, lengths, np.asarray(max_tf, dtype=tf_type),
+        min_len.astype(np.uint32),
+    )
+
+
+def merge(parts: Sequence[tuple[PostingsData, Sequence[str], NDArray[np.bool_]]]) -> PostingsData:
+    """One segment's postings from several: (postings, term of each term id, rows kept) in row order.
+    Dropped rows disappear; the kept ones are renumbered in order."""
+    vocab = sorted(set().union(*(set(terms) for _, terms, _ in parts)))
+    position = {t: i for i, t in enumerate(vocab)}
+    tids, rows, tfs, lengths = [], [], [], []
+    base = 0
+    for data, terms, keep in parts:
+        new_row = np.cumsum(keep, dtype=np.int64) - 1 + base
+        term_map = np.array([position[t] for t in terms], dtype=np.int64)
+        counts = np.diff(np.asarray(data.indptr, dtype=np.int64)).astype(np.int64)
+        tid = np.repeat(term_map, counts)
+        row = np.asarray(data.rows, dtype=np.int64)
+        alive = keep[row]
+        tids.append(tid[alive])
+        rows.append(new_row[row[alive]])
+        tfs.append(np.asarray(data.tf, dtype=np.int64)[alive])
+        lengths.append(np.asarray(data.lengths)[keep])
+        base += int(keep.sum())
+    cat = np.concatenate
+    return _from_pairs(vocab, cat(tids), cat(rows), cat(tfs), cat(lengths).astype(np.uint32))
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One segment as the keyword search sees it."""
+
+    postings: PostingsData
+    lookup: Callable[[str], int | None]  # term -> term id in this segment
+    offset: int  # global row of its first passage
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    weight: float  # idf
+    count: int  # times in the question
+    order: tuple[int, ...]  # its positions among the question's known terms
+    slices: tuple[tuple[int, int, int], ...]  # (part, start, end) of its postings
+    postings: int
+    bound: float  # most one occurrence of it adds to a passage's score
+
+
+class KeywordIndex:
+    """BM25 over the parts of an index with index-wide statistics; rows are global positions
+    (part offset + row in the part), which run in passage-id order."""
+
+    def __init__(
+        self,
+        parts: Sequence[Part],
+        settings: BM25Settings,
+        *,
+        dead: NDArray[np.bool_] | None = None,
+        removed_df: Callable[[str], int] = lambda term: 0,
+        removed_passages: int = 0,
+        removed_length: int = 0,
+    ) -> None:
+        self.parts = list(parts)
+        self.k1, self.b = settings.k1, settings.b
+        self.rows = sum(p.postings.size for p in self.parts)
+        self.dead = dead if dead is not None and dead.any() else None
+        self._removed_df = removed_df
+        self.size = self.rows - removed_passages
+        total = sum(p.postings.total_length for p in self.parts) - removed_length
+        self.avglen = total / self.size if self.size > 0 else 1.0
+        self._cache: dict[str, tuple[int, tuple[tuple[int, int], ...]]] = {}
+
+    # --- term statistics -------------------------------------------------------------------------
+
+    def term(self, term: str) -> tuple[int, tuple[tuple[int, int], ...]]:
+        """(index-wide document frequency, ((part, term id), ...)) of ``term``."""
+        hit = self._cache.get(term)
+        if hit is None:
+            found = []
+            df = 0
+            for i, part in enumerate(self.parts):
+                tid = part.lookup(term)
+                if tid is not None:
+                    found.append((i, tid))
+                    ptr = part.postings.indptr
+                    df += int(ptr[tid + 1] - ptr[tid])
+            hit = (df - self._removed_df(term) if df else 0, tuple(found))
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            self._cache[term] = hit
+        return hit
+
+    def df(self, term: str) -> int:
+        return self.term(term)[0]
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency; a term absent from the index gets the highest value."""
+        df = self.df(term)
+        return math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
+
+    def known(self, term: str) -> bool:
+        return self.df(term) > 0
+
+    def _plan(self, terms: list[str]) -> list[tuple[str, _Term]]:
+        """The question's known terms in order of first appearance, with what scoring them needs."""
+        known = [t for t in terms if self.df(t) > 0]
+        positions: dict[str, list[int]] = {}
+        for i, t in enumerate(known):
+            positions.setdefault(t, []).append(i)
+        plan = []
+        for t, where_in_question in positions.items():
+            df, where = self.term(t)
+            slices, postings, bound = [], 0, 0.0
+            for i, tid in where:
+                data = self.parts[i].postings
+                start, end = int(data.indptr[tid]), int(data.indptr[tid + 1])
+                slices.append((i, start, end))
+                postings += end - start
+                tf, length = float(data.max_tf[tid]), float(data.min_len[tid])
+                bound = max(bound, tf / (self.k1 * ((1 - self.b) + self.b * length / self.avglen) + tf))
+            weight = float(np.float32(math.log(1 + (self.size - df + 0.5) / (df + 0.5))))
+            count = len(where_in_question)
+            plan.append((t, _Term(weight, count, tuple(where_in_question), tuple(slices), postings, weight * bound)))
+        return plan
+
+    def _score(self, weight: float, tf: NDArray[np.float32], length: NDArray[np.generic]) -> NDArray[np.float32]:
+        norm: NDArray[np.float64] = self.k1 * ((1 - self.b) + self.b * length.astype(np.float64) / self.avglen)
+        tfc = tf / (norm + tf)
+        return np.asarray(weight * tfc, dtype=np.float32)
+
+    def _postings(self, term: _Term) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Global rows and scores of all of a term's postings."""
+        rows, scores = [], []
+        for i, start, end in term.slices:
+            part = self.parts[i]
+            local = np.asarray(part.postings.rows[start:end])
+            tf = np.asarray(part.postings.tf[start:end]).astype(np.float32)
+            rows.append(local.astype(np.int64) + part.offset)
+            scores.append(self._score(term.weight, tf, np.asarray(part.postings.lengths)[local]))
+        if len(rows) == 1:
+            return rows[0], scores[0]
+        return np.concatenate(rows), np.concatenate(scores)
+
+    def _lookup(self, term: _Term, rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Scores of one term for given global rows (sorted); 0 where the term is absent."""
+        out = np.zeros(len(rows), dtype=np.float32)
+        for i, start, end in term.slices:
+            part = self.parts[i]
+            lo, hi = np.searchsorted(rows, [part.offset, part.offset + part.postings.size])
+            if lo == hi:
+                continue
+            local = rows[lo:hi] - part.offset
+            posting_rows = np.asarray(part.postings.rows[start:end])
+            pos = np.searchsorted(posting_rows, local)
+            pos[pos >= len(posting_rows)] = 0
+            match = posting_rows[pos] == local
+            if not match.any():
+                continue
+            at = pos[match]
+            tf = np.asarray(part.postings.tf[start:end])[at].astype(np.float32)
+            length = np.asarray(part.postings.lengths)[local[match]]
+            out[lo:hi][match] = self._score(term.weight, tf, length)
+        return out
+
+    # --- scoring ---------------------------------------------------------------------------------
+
+    def scores(self, terms: list[str], rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        """BM25 scores of the given global rows (any order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == 0:
+            return np.zeros(0, dtype=np.float32)
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        total = self._sum([(term, self._lookup(term, sorted_rows)) for _, term in self._plan(terms)], len(rows))
+        out = np.empty(len(rows), dtype=np.float32)
+        out[order] = total
+        return out
+
+    @staticmethod
+    def _sum(contributions: list[tuple[_Term, NDArray[np.float32]]], n: int) -> NDArray[np.float32]:
+        """Sum in the question's term order, a repeated term once per time it was asked (float32,
+        in the order bm25s adds them, so the sums are the same to the last bit)."""
+        sequence = sorted(((i, values) for term, values in contributions for i in term.order), key=lambda x: x[0])
+        total = np.zeros(n, dtype=np.float32)
+        for _, values in sequence:
+            total += values
+        return total
+
+    def search(self, terms: list[str], k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Global rows and scores of the ``k`` best passages with a positive score, best first
+        (ties: lower row first)."""
+        plan = self._plan(terms)
+        if not plan or k <= 0 or self.size <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        by_rarity = sorted(plan, key=lambda x: x[1].postings)
+        essential: list[str] = []
+        budget = 0
+        for name, term in by_rarity:
+            if essential and budget + term.postings > ESSENTIAL_BUDGET:
+                break
+            essential.append(name)
+            budget += term.postings
+        rest = [term for name, term in plan if name not in essential]
+        if rest:
+            found = self._shortcut(plan, essential, rest, k)
+            if found is not None:
+                return found
+        return self._exhaustive(plan, k)
+
+    def _shortcut(
+        self, plan: list[tuple[str, _Term]], essential: list[str], rest: list[_Term], k: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]] | None:
+        """Top k from the passages holding an essential term, when that is provably the top k."""
+        pieces = [self._postings(term)[0] for name, term in plan if name in essential]
+        rows = pieces[0] if len(pieces) == 1 else np.unique(np.concatenate(pieces))
+        rows = self._alive(rows)
+        if len(rows) < k:
+            return None
+        total = self._sum([(term, self._lookup(term, rows)) for _, term in plan], len(rows))
+        top = _top(total, k)
+        ceiling = sum(t.bound * t.count for t in rest) * (1 + _MARGIN) + 1e-6
+        if float(total[top[-1]]) <= ceiling:
+            return None  # a passage with only common terms might still rank: score everything
+        return rows[top], total[top]
+
+    def _exhaustive(self, plan: list[tuple[str, _Term]], k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        acc = np.zeros(self.rows, dtype=np.float32)
+        scored = {i: self._postings(term) for _, term in plan for i in term.order[:1]}
+        for _, t in sorted(((i, term) for _, term in plan for i in term.order), key=lambda x: x[0]):
+            rows, scores = scored[t.order[0]]
+            acc[rows] += scores  # the rows of one term are distinct
+        if self.dead is not None:
+            acc[self.dead] = 0.0
+        rows = np.flatnonzero(acc)
+        total = acc[rows]
+        top = _top(total, k)
+        return rows[top].astype(np.int64), total[top]
+
+    def _alive(self, rows: NDArray[np.int64]) -> NDArray[np.int64]:
+        return rows if self.dead is None else rows[~self.dead[rows]]
+
+
+def _top(scores: NDArray[np.float32], n: int) -> NDArray[np.int64]:
+    """Positions of the ``n`` highest scores, best first; ties keep their order (lower row first)."""
+    n = min(n, scores.size)
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if n < scores.size:
+        # everything above the n-th value, plus the first of the ties at it, in row order
+        cut = np.partition(-scores, n - 1)[n - 1]
+        above = np.flatnonzero(-scores < cut)
+        ties = np.flatnonzero(-scores == cut)[: n - len(above)]
+        part = np.concatenate([above, ties])
+    else:
+        part = np.arange(scores.size)
+    return part[np.argsort(-scores[part], kind="stable")].astype(np.int64)
