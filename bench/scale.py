@@ -371,12 +371,26 @@ def phase_serve(folder: Path, queries: int) -> dict[str, Any]:
         times["bm25_only"].append(time.perf_counter() - t)
     rss_serve = _rss_mb()
     recall = _recall(store, np.stack(vectors))
+    sweep = {}
+    graphs = [seg.dense._params for seg in store.segments if seg.dense.graph is not None]
+    for ef in SERVE_EF:  # recall and dense search time (the 100-candidate pool) at other efSearch values
+        for params in graphs:
+            params.efSearch = max(ef, store.ann.rerank)
+        took = []
+        for v in vectors:
+            t = time.perf_counter()
+            store.dense_search(v, 100)
+            took.append(time.perf_counter() - t)
+        sweep[str(ef)] = {"recall10": _recall(store, np.stack(vectors)),
+                          "dense_only_ms": round(1000 * statistics.median(took), 2)}
+    for params in graphs:
+        params.efSearch = max(store.ann.ef_search, store.ann.rerank)
     ms = {m: (round(1000 * statistics.median(v), 2), round(1000 * float(np.percentile(v, 95)), 2))
           for m, v in times.items()}
     return {"load_s": round(load_s, 2), "rss_start_mb": round(rss_start), "rss_loaded_mb": round(rss_loaded),
             "model_mb": round(model_mb), "rss_serve_mb": round(rss_serve),
             "beyond_model_mb": round(rss_serve - model_mb), "queries": len(vectors), "ms": ms,
-            "hybrid_over_embed": round(ms["hybrid"][0] / ms["embed"][0], 2), "recall10": recall,
+            "hybrid_over_embed": round(ms["hybrid"][0] / ms["embed"][0], 2), "recall10": recall, "ef_sweep": sweep,
             "segments": [s.info.dense for s in store.segments]}
 
 
@@ -441,6 +455,83 @@ def phase_add(folder: Path) -> dict[str, Any]:
     shutil.rmtree(corpus)
     return {"add_s": round(add_s, 1), "remove_s": round(remove_s, 1), "cli_start_s": round(start_s, 2),
             "segments_after": [(s["passages"], s["dense"]) for s in segments]}
+
+
+ANN_SIZES = (2_000, 5_000, 10_000, 20_000, 50_000)
+EF_SWEEP = (64, 128, 256)
+SERVE_EF = (100, 200, 400)  # efSearch tried on the built indexes (at least the 100 re-scored candidates)
+
+
+def phase_ann(queries: int) -> dict[str, Any]:
+    """Where HNSW starts to pay: one segment's dense search (the hybrid pool, 100 candidates, one
+    thread) exact against HNSW as the store builds it, at several segment sizes, on the same
+    vectors as the scale indexes (real sample first, then fitted ones) and real questions; with
+    recall@10 against exact search for a few efSearch values."""
+    import tempfile
+
+    from ftzqa.storage.vectors import AnnSettings, SegmentVectors, build_graph
+
+    n = max(ANN_SIZES)
+    squad, scifact = load_squad(), _scifact()
+    docs = list(documents(n, squad, scifact))
+    real = real_vectors({str(i): embed_input(p, True) for i, (d, ps, _) in enumerate(docs)
+                         if d.doc_id.startswith("000/") for p in ps}, 0)
+    rng = np.random.default_rng(SEED)
+    groups: dict[int, list[np.ndarray]] = {}
+    for d, ps, number in docs:
+        for p in ps:
+            v = real.get(embed_input(p, True))
+            if v is not None and d.doc_id.startswith("000/"):
+                groups.setdefault(number, []).append(v)
+    fitted = Fitted({a: np.stack(v) for a, v in groups.items()}, rng)
+    centres = dict(fitted.centres)
+    parts = []
+    for d, ps, number in docs:
+        if number not in centres:
+            centres[number] = fitted.new_centre()
+        vectors = fitted.passages(centres[number], len(ps))
+        for i, p in enumerate(ps):
+            v = real.get(embed_input(p, True))
+            if v is not None and d.doc_id.startswith("000/"):
+                vectors[i] = v
+        parts.append(vectors)
+    base = np.concatenate(parts)[:n]
+    q = _embed_questions(_questions(queries))
+    none = np.zeros(0, dtype=np.int64)
+    out: dict[str, Any] = {"queries": len(q), "sizes": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in ANN_SIZES:
+            vectors = np.ascontiguousarray(base[:size])
+            ann = AnnSettings(threshold=1)
+            flat = SegmentVectors(vectors, None, ann, none)
+            t0 = time.perf_counter()
+            build_graph(vectors, ann, Path(tmp) / "g.faiss")
+            build_s = time.perf_counter() - t0
+            import faiss
+
+            graph = faiss.read_index(str(Path(tmp) / "g.faiss"))
+            row: dict[str, Any] = {"graph_build_s": round(build_s, 1)}
+            truth = []
+            seconds = []
+            for v in q:
+                t = time.perf_counter()
+                rows, _ = flat.search(v, 100)
+                seconds.append(time.perf_counter() - t)
+                truth.append(set(rows[:10].tolist()))
+            row["exact_ms"] = round(1000 * statistics.median(seconds), 3)
+            for ef in EF_SWEEP:
+                hnsw = SegmentVectors(vectors, graph, AnnSettings(threshold=1, ef_search=ef), none)
+                seconds, hits = [], []
+                for v, want in zip(q, truth, strict=True):
+                    t = time.perf_counter()
+                    rows, _ = hnsw.search(v, 100)
+                    seconds.append(time.perf_counter() - t)
+                    hits.append(len(want & set(rows[:10].tolist())) / 10)
+                row[f"hnsw_ef{ef}_ms"] = round(1000 * statistics.median(seconds), 3)
+                row[f"hnsw_ef{ef}_recall10"] = round(float(np.mean(hits)), 4)
+            out["sizes"][str(size)] = row
+            log.info("ann %d: %s", size, json.dumps(row))
+    return out
 
 
 ARTICLE_QUESTION = "How many reform pilot tasks were identified in the overall plan?"  # as bench/speed.py
@@ -560,7 +651,7 @@ def main() -> None:
     parser.add_argument("--store", default="embedded", help=f"storage engine: {', '.join(STORES)}")
     parser.add_argument("--queries", type=int, default=200, help="SQuAD questions timed per size")
     parser.add_argument("--sample", type=int, default=0, help="real vectors wanted (embeds beyond the cache)")
-    parser.add_argument("--phase", choices=("build", "serve", "add", "cli"), help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=("build", "serve", "add", "cli", "ann"), help=argparse.SUPPRESS)
     parser.add_argument("--report", help="print the table of results files (comma-separated)")
     parser.add_argument("--out", default=str(RESULTS / "scale.json"), help="results file (runs are merged into it)")
     parser.add_argument("--keep", action="store_true", help="keep the indexes (bench/results/scale/)")
@@ -580,6 +671,9 @@ def main() -> None:
         if store not in STORES:
             parser.error(f"store {store!r} is not measured here yet; pick one of {', '.join(STORES)}")
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.phase == "ann":
+        print(json.dumps(phase_ann(args.queries)))
+        return
     if args.phase:
         folder = WORK / f"{args.store}-{sizes[0]}"
         if args.phase == "build":
