@@ -474,8 +474,8 @@ def phase_ann(queries: int) -> dict[str, Any]:
     n = max(ANN_SIZES)
     squad, scifact = load_squad(), _scifact()
     docs = list(documents(n, squad, scifact))
-    real = real_vectors({str(i): embed_input(p, True) for i, (d, ps, _) in enumerate(docs)
-                         if d.doc_id.startswith("000/") for p in ps}, 0)
+    real = real_vectors({f"{d.doc_id}#{j}": embed_input(p, True) for d, ps, _ in docs
+                         if d.doc_id.startswith("000/") for j, p in enumerate(ps)}, 0)
     rng = np.random.default_rng(SEED)
     groups: dict[int, list[np.ndarray]] = {}
     for d, ps, number in docs:
@@ -655,8 +655,9 @@ def main() -> None:
     parser.add_argument("--report", help="print the table of results files (comma-separated)")
     parser.add_argument("--out", default=str(RESULTS / "scale.json"), help="results file (runs are merged into it)")
     parser.add_argument("--keep", action="store_true", help="keep the indexes (bench/results/scale/)")
-    parser.add_argument("--phases", default="build,serve,add,cli",
-                        help="phases to run (build, serve, add, cli); serve, add and cli reuse a kept index")
+    parser.add_argument("--phases", default="ann,build,serve,add,cli",
+                        help="phases to run (ann: exact vs HNSW by segment size, once; then per size build, serve, "
+                             "add, cli); serve, add and cli reuse a kept index")
     args = parser.parse_args()
     quiet()
     logging.getLogger("bench.scale").setLevel(logging.INFO)
@@ -693,6 +694,10 @@ def main() -> None:
     results["note"] = (f"embedding {max(sizes):,} passages with the real model here would take about "
                        f"{max(sizes) / PASSAGES_PER_SECOND / 3600:.0f} h; vectors beyond the real sample are synthetic "
                        "(clustered, fitted to the real ones)")
+    if "ann" in args.phases.split(","):
+        results["ann"] = _child("ann", 0, "embedded", args)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     for size in sizes:
         for store in stores:
             run = results["runs"].setdefault(f"{store}:{size}", {})
