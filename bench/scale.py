@@ -629,20 +629,69 @@ def _child(phase: str, size: int, store: str, args: argparse.Namespace) -> dict[
 def table(results: dict[str, Any]) -> str:
     head = ("| store | passages | build from vectors | disk | serve RSS (beyond model) | load | embed p50 | "
             "dense p50 / p95 | bm25 p50 / p95 | hybrid p50 / p95 | hybrid / embed | recall@10 | add 50 passages | "
-            "remove 1 |")
+            "remove 1 | load avg |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    asks, fits, sweeps = [], [], []
     for key, r in results["runs"].items():
         store, size = key.split(":")
-        b, s, a = r["build"], r["serve"], r.get("add", {})
+        b, s, a = r.get("build", {}), r.get("serve", {}), r.get("add", {})
+        if not s:
+            continue
         ms = s["ms"]
         lines.append(
-            f"| {store} | {int(size):,} | {b['build_s']:.0f} s | {b['disk_mb'] / 1024:.2f} GB | "
+            f"| {store} | {int(size):,} | {b.get('build_s', float('nan')):.0f} s | "
+            f"{b.get('disk_mb', float('nan')) / 1024:.2f} GB | "
             f"{s['rss_serve_mb']:,} MB ({s['beyond_model_mb']:,} MB) | {s['load_s']:.2f} s | {ms['embed'][0]:.1f} | "
             f"{ms['dense'][0]:.1f} / {ms['dense'][1]:.1f} | {ms['bm25'][0]:.1f} / {ms['bm25'][1]:.1f} | "
             f"{ms['hybrid'][0]:.1f} / {ms['hybrid'][1]:.1f} | **{s['hybrid_over_embed']:.2f}** | {s['recall10']:.3f} | "
             f"{a.get('add_s', float('nan')):.1f} s | {a.get('remove_s', float('nan')):.1f} s |"
         )
-    return "\n".join(lines)
+        load = [r[p]["load_average"] for p in ("build", "serve", "add", "cli") if p in r]
+        lines[-1] += f" {min(load):.1f}–{max(load):.1f} |" if load else " |"
+        c = r.get("cli")
+        if c:
+            io, ip, ao, ap = c["index_onnx"], c["index_without_onnx"], c["article_onnx"], c["article_without_onnx"]
+            asks.append(
+                f"- {int(size):,} passages: cold `ftzqa ask` (process start to answer, median of {len(io['runs'])}) "
+                f"{io['median_s']:.2f} s with ONNX (torch imported: {io['torch_imported']}), "
+                f"{ip['median_s']:.2f} s with sentence-transformers; on the article "
+                f"{ao['median_s']:.2f} s with ONNX (torch imported: {ao['torch_imported']}, "
+                f"{ao['peak_rss_mb']} MB peak), {ap['median_s']:.2f} s without ({ap['peak_rss_mb']} MB), "
+                f"load {c['load_average']:.1f}")
+        f = b.get("fit")
+        if f:
+            real, synth = f["real"], f["synthetic"]
+            fits.append(
+                f"- {int(size):,}: {b['real_vectors']:,} real vectors ({f['articles']} articles); nearest-passage "
+                f"cosine of real questions (median top-1 / top-10): real sample {real['top1_cos']} / "
+                f"{real['top10_cos']}, synthetic set of the same shape {synth['top1_cos']} / {synth['top10_cos']}; "
+                f"HNSW-SQ8 recall@10 {real['hnsw_recall10']} vs {synth['hnsw_recall10']}")
+        if s.get("ef_sweep"):
+            sweeps.append(f"- {int(size):,}: " + "; ".join(
+                f"efSearch {ef}: recall@10 {v['recall10']:.3f}, dense {v['dense_only_ms']:.2f} ms"
+                for ef, v in s["ef_sweep"].items()))
+    out = "\n".join(lines)
+    if asks:
+        out += "\n\nCold ask:\n" + "\n".join(asks)
+    if sweeps:
+        out += "\n\nHNSW efSearch on the built index (dense search of the 100-candidate pool, one thread, p50):\n"
+        out += "\n".join(sweeps)
+    if fits:
+        out += "\n\nFit of the synthetic vectors:\n" + "\n".join(fits)
+    ann = results.get("ann")
+    if ann:
+        efs = sorted({int(k.split("_")[1][2:]) for row in ann["sizes"].values() for k in row
+                      if k.startswith("hnsw_ef")})
+        head = ("| segment passages | exact ms | " + " | ".join(f"HNSW ef{ef} ms / recall@10" for ef in efs)
+                + " | graph build |")
+        rows = [head, "|" + "---|" * (head.count("|") - 1)]
+        for size, row in ann["sizes"].items():
+            rows.append(f"| {int(size):,} | {row['exact_ms']:.2f} | " + " | ".join(
+                f"{row[f'hnsw_ef{ef}_ms']:.2f} / {row[f'hnsw_ef{ef}_recall10']:.3f}" for ef in efs)
+                + f" | {row['graph_build_s']:.1f} s |")
+        out += (f"\n\nExact vs HNSW for one segment ({ann['queries']} real questions, 100 candidates, one thread, "
+                f"load {ann.get('load_average', float('nan')):.1f}):\n" + "\n".join(rows))
+    return out
 
 
 def main() -> None:
