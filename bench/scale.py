@@ -458,8 +458,8 @@ def phase_add(folder: Path) -> dict[str, Any]:
 
 
 ANN_SIZES = (2_000, 5_000, 10_000, 20_000, 50_000)
-EF_SWEEP = (64, 128, 256)
-SERVE_EF = (100, 200, 400)  # efSearch tried on the built indexes (at least the 100 re-scored candidates)
+EF_SWEEP = (128, 256, 512)
+SERVE_EF = (128, 256, 512)  # efSearch tried on the built indexes (at least the 100 re-scored candidates)
 
 
 def phase_ann(queries: int) -> dict[str, Any]:
@@ -531,6 +531,52 @@ def phase_ann(queries: int) -> dict[str, Any]:
                 row[f"hnsw_ef{ef}_recall10"] = round(float(np.mean(hits)), 4)
             out["sizes"][str(size)] = row
             log.info("ann %d: %s", size, json.dumps(row))
+    return out
+
+
+GRAPH_VARIANTS = {"sq8-efc40": ("sq8", 40), "sq8-efc120": ("sq8", 120), "flat-efc40": ("flat", 40)}
+GRAPH_EF = (128, 256, 512)
+
+
+def phase_graphs(folder: Path, queries: int, variants: list[str]) -> dict[str, Any]:
+    """HNSW variants on the vectors of a built index (its one big segment): recall@10 against exact
+    search after the store's exact re-scoring of the candidates, and time per search, by efSearch."""
+    import faiss
+
+    from ftzqa.storage.segment import SEGMENTS
+    from ftzqa.storage.vectors import VECTORS, AnnSettings, SegmentVectors
+
+    seg = max((folder / "index" / SEGMENTS).iterdir(), key=lambda p: (p / VECTORS).stat().st_size)
+    vectors = np.load(seg / VECTORS, mmap_mode="r", allow_pickle=False)
+    q = _embed_questions(_questions(queries))
+    truth = [set(r.tolist()) for r in faiss.knn(q, np.ascontiguousarray(vectors), 10,
+                                               metric=faiss.METRIC_INNER_PRODUCT)[1]]
+    none = np.zeros(0, dtype=np.int64)
+    out: dict[str, Any] = {"passages": len(vectors), "queries": len(q)}
+    faiss.omp_set_num_threads(2)
+    for name in variants:
+        kind, efc = GRAPH_VARIANTS[name]
+        t0 = time.perf_counter()
+        if name == "sq8-efc40":
+            graph = faiss.read_index(str(seg / "dense.faiss"))
+        else:
+            graph = (faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, 32, faiss.METRIC_INNER_PRODUCT)
+                     if kind == "sq8" else faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT))
+            graph.hnsw.efConstruction = efc
+            graph.train(np.ascontiguousarray(vectors))
+            graph.add(np.ascontiguousarray(vectors))
+        row: dict[str, Any] = {"build_s": round(time.perf_counter() - t0, 1)}
+        for ef in GRAPH_EF:
+            search = SegmentVectors(vectors, graph, AnnSettings(threshold=1, ef_search=ef), none)
+            took, hits = [], []
+            for v, want in zip(q, truth, strict=True):
+                t = time.perf_counter()
+                rows, _ = search.search(v, 10)
+                took.append(time.perf_counter() - t)
+                hits.append(len(want & set(rows.tolist())) / 10)
+            row[str(ef)] = {"recall10": round(float(np.mean(hits)), 4), "ms": round(1000 * statistics.median(took), 2)}
+        out[name] = row
+        log.info("graphs %s: %s", name, json.dumps(row))
     return out
 
 
@@ -691,6 +737,18 @@ def table(results: dict[str, Any]) -> str:
                 + f" | {row['graph_build_s']:.1f} s |")
         out += (f"\n\nExact vs HNSW for one segment ({ann['queries']} real questions, 100 candidates, one thread, "
                 f"load {ann.get('load_average', float('nan')):.1f}):\n" + "\n".join(rows))
+    graphs = results.get("graphs")
+    if graphs:
+        head = "| graph (M 32) | build | " + " | ".join(f"efSearch {ef}: recall@10 / ms" for ef in GRAPH_EF) + " |"
+        rows = [head, "|" + "---|" * (head.count("|") - 1)]
+        for name in GRAPH_VARIANTS:
+            if name in graphs:
+                g = graphs[name]
+                built = "(the index's)" if name == "sq8-efc40" else f"{g['build_s']:.0f} s"
+                rows.append(f"| {name} | {built} | " + " | ".join(
+                    f"{g[str(ef)]['recall10']:.3f} / {g[str(ef)]['ms']:.2f}" for ef in GRAPH_EF) + " |")
+        out += (f"\n\nHNSW variants on the {graphs['passages']:,} vectors of the built index ({graphs['queries']} "
+                f"real questions, exact re-scoring, one thread for search, two for builds):\n" + "\n".join(rows))
     return out
 
 
@@ -700,7 +758,8 @@ def main() -> None:
     parser.add_argument("--store", default="embedded", help=f"storage engine: {', '.join(STORES)}")
     parser.add_argument("--queries", type=int, default=200, help="SQuAD questions timed per size")
     parser.add_argument("--sample", type=int, default=0, help="real vectors wanted (embeds beyond the cache)")
-    parser.add_argument("--phase", choices=("build", "serve", "add", "cli", "ann"), help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=("build", "serve", "add", "cli", "ann", "graphs"), help=argparse.SUPPRESS)
+    parser.add_argument("--variants", default=",".join(GRAPH_VARIANTS), help=argparse.SUPPRESS)
     parser.add_argument("--report", help="print the table of results files (comma-separated)")
     parser.add_argument("--out", default=str(RESULTS / "scale.json"), help="results file (runs are merged into it)")
     parser.add_argument("--keep", action="store_true", help="keep the indexes (bench/results/scale/)")
@@ -713,7 +772,9 @@ def main() -> None:
     if args.report:
         merged: dict[str, Any] = {"runs": {}}
         for name in args.report.split(","):
-            merged["runs"].update(json.loads(Path(name).read_text(encoding="utf-8"))["runs"])
+            data = json.loads(Path(name).read_text(encoding="utf-8"))
+            merged["runs"].update(data.get("runs", {}))
+            merged.update({k: v for k, v in data.items() if k in ("ann", "graphs")})
         print(table(merged))
         return
     stores = args.store.split(",")
@@ -721,6 +782,9 @@ def main() -> None:
         if store not in STORES:
             parser.error(f"store {store!r} is not measured here yet; pick one of {', '.join(STORES)}")
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.phase == "graphs":
+        print(json.dumps(phase_graphs(WORK / f"{args.store}-{sizes[0]}", args.queries, args.variants.split(","))))
+        return
     if args.phase == "ann":
         print(json.dumps(phase_ann(args.queries)))
         return
