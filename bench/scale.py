@@ -35,6 +35,12 @@ vectors; ``ftzqa add`` of one 50-passage document and ``ftzqa remove`` of one do
 runs them (cold process: the add loads the model to embed its passages). The load average is
 recorded; compare figures from an otherwise idle machine only.
 
+Also, once per run, the ``ann`` phase: one segment's dense search exact against HNSW at 2,000 to
+50,000 vectors (where the store's ANN threshold belongs), with recall@10 by efSearch. And on demand,
+``--phase graphs --sizes 100000 --variants sq8-efc120`` (after a run with ``--keep``): other HNSW
+graphs over a built index's vectors, recall@10 and time by efSearch (how the defaults were chosen).
+Phases can be picked with ``--phases`` (serve, add and cli reuse an index kept with ``--keep``).
+
 ``--store`` picks the engine (``embedded``, the default; other engines add their rows here).
 Writes bench/results/scale.json and prints the README table.
 """
