@@ -9,7 +9,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 # extra app.py flags, e.g. ARGS="--auth-file users.txt --upload-users alice" (README: Deploying)
 ARGS ?=
 
-.PHONY: run test install lint bench bench-quality bench-speed bench-load bench-hostile calibrate screenshot clean
+.PHONY: run test install lint bench bench-quality bench-speed bench-load bench-hostile bench-scale calibrate screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ bench-hostile: $(STAMP)
 
 bench-load: $(STAMP)
 	$(BIN)/python bench/load.py
+
+# 100k and 1M passages (about an hour on an idle 2-core machine; not part of `make bench`);
+# SIZES=100000 for the smaller one alone
+SIZES ?= 100000,1000000
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py --sizes $(SIZES)
 
 calibrate: $(STAMP)
 	$(BIN)/python bench/calibrate.py
