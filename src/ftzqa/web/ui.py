@@ -23,8 +23,10 @@ from ..settings import MAX_UPLOAD_MB, UPLOAD_CACHE_SECONDS, env_int
 from .followup import resolve
 from .render import render_answer, render_error
 from .service import Service
+from .source_ui import add_source_viewer
 from .style import CSS, theme
 from .uploads import UPLOAD_SUFFIXES
+from .viewer import VIEWER_CSS
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +231,7 @@ def build_ui(service: Service, *, default_k: int = 3, examples: Sequence[str] = 
                 gr.HTML(HELP)
 
         demo.load(service.status_line, outputs=[status], api_visibility="private")  # current on every visit
+        add_source_viewer(demo, service)  # citations open their document; so do permalinks
         if access.uploads and access.upload_users is not None:
 
             def show_panel(request: gr.Request) -> Any:
@@ -304,4 +307,4 @@ def launch(demo: gr.Blocks, service: Service | None = None, **kwargs: Any) -> An
             app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
             app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(_RefuseUploads)]
             kwargs["app_kwargs"] = app_kwargs
-    return demo.launch(theme=theme(), css=CSS, footer_links=["api"], **kwargs)
+    return demo.launch(theme=theme(), css=CSS + VIEWER_CSS, footer_links=["api"], **kwargs)
