@@ -88,7 +88,9 @@ def test_mcp_behind_a_login_needs_the_token_and_the_viewer_needs_the_login(tmp_p
         assert anonymous.get("/config").status_code == 401
         alice = app.client("alice", "secret-pw")
         config = alice.get("/config").json()
-        viewer_body = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "fq-viewer-body")
+        viewer_body = next(
+            c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "fq-viewer-body"
+        )
         fn_index = next(
             int(d["id"]) for d in config["dependencies"]
             if viewer_body in d.get("outputs", []) and d.get("inputs")

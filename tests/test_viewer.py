@@ -94,6 +94,7 @@ def test_no_permalink_is_not_an_error() -> None:
         ("doc=zones.md&start=0&end=20&evidence_start=3", "give both evidence_start= and evidence_end=, or neither"),
         ("doc=zones.md&start=10&end=20&evidence_start=5&evidence_end=15", "is not inside start=10, end=20"),
         ("doc=" + "x" * 2000 + "&start=0&end=1", "a document name has at most 1,024"),
+        ("doc=zones.md&start=0&end=1" + "&x=1" * 30, "the link has more than 20 parameters"),
     ],
 )
 def test_bad_permalinks_get_a_message_naming_the_value_and_the_fix(query: str, message: str) -> None:

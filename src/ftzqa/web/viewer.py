@@ -27,6 +27,7 @@ MAX_SPAN = 50_000  # characters of the span itself shown at most
 MAX_QUERY = 4_096  # characters of a permalink's query string read at most
 MAX_DOC_ID = 1_024  # characters of a doc= value
 MAX_DIGITS = 12
+MAX_FIELDS = 20  # parameters in a permalink's query string
 PAGE_MARK = "## Page "
 PARAMS = ("doc", "start", "end", "evidence_start", "evidence_end")
 
@@ -77,9 +78,16 @@ def _offset(name: str, value: str | None, required: bool) -> int | None:
 
 
 def parse_query(query: str) -> dict[str, str]:
-    """The permalink parameters of a URL query string (``?`` optional); the first of each wins."""
+    """The permalink parameters of a URL query string (``?`` optional); the first of each wins.
+    Raises LocationError for a query with more than MAX_FIELDS parameters."""
     query = (query or "")[:MAX_QUERY].lstrip("?")
-    parsed = parse_qs(query, keep_blank_values=True, max_num_fields=20, errors="replace")
+    try:
+        parsed = parse_qs(query, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="replace")
+    except ValueError:  # more fields than max_num_fields
+        raise LocationError(
+            f"the link has more than {MAX_FIELDS} parameters; keep doc, start and end "
+            "(and evidence_start, evidence_end)"
+        ) from None
     return {key: values[0] for key, values in parsed.items() if key in PARAMS and values}
 
 
