@@ -203,3 +203,37 @@ def test_hostile_document_is_shown_as_text_and_never_runs(context: Any, served: 
     page2 = _open(context, url + "?doc=" + quote(HOSTILE_NAME) + "&start=0&end=20")
     page2.wait_for_selector("#fq-viewer .fq-src-evidence", timeout=TIMEOUT)
     assert page2.evaluate("window.fqPwned === undefined")
+
+
+def test_permalink_behind_a_login_opens_after_signing_in(browser: Any, served: tuple[str, Any]) -> None:
+    """The viewer is behind the page's login; Gradio's login page reloads the same URL, so the
+    permalink's view opens once signed in."""
+    from test_browser import _free_port
+
+    from ftzqa.web.access import Access
+    from ftzqa.web.service import Service
+    from ftzqa.web.ui import build_ui, launch
+
+    _, open_service = served
+    service = Service(
+        open_service.corpus_dir, open_service.index_dir, Settings(), embedder=open_service.embedder,
+        access=Access(users={"alice": "secret-pw"}),
+    )
+    service.start()
+    demo = build_ui(service)
+    port = _free_port()
+    launch(demo, service, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/?doc=ftz-one-year.md&start=4754&end=4931")
+        page.wait_for_selector("input[type=password]", timeout=TIMEOUT)
+        assert page.locator("#fq-viewer").count() == 0 and "879 trains" not in page.content()
+        page.locator("input[type=text]").first.fill("alice")
+        page.fill("input[type=password]", "secret-pw")
+        page.locator("button", has_text="Login").click()
+        _wait_in_view(page, "#fq-viewer .fq-src-evidence")
+        assert "879 trains" in page.locator("#fq-viewer .fq-src-evidence").inner_text()
+    finally:
+        context.close()
+        demo.close()
