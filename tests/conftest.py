@@ -113,3 +113,20 @@ def article_retriever(article_index: Path, real_embedder):  # type: ignore[no-un
     from ftzqa.retrieve import Retriever
 
     return Retriever.load(article_index, embedder=real_embedder)
+
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"
+]
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    """One headless Debian Chromium for every browser test module: Playwright's sync API runs one
+    instance per thread at a time, so the modules share it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,10 @@ async def _session(url: str, headers: dict[str, str] | None, work: Any) -> Any:
 
 
 def mcp_call(url: str, work: Any, headers: dict[str, str] | None = None) -> Any:
-    return asyncio.run(_session(url, headers, work))
+    """Run the async MCP client in a thread of its own (the browser tests' Playwright keeps an
+    event loop in this one)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _session(url, headers, work)).result()
 
 
 async def _tools_and_answers(session: ClientSession) -> tuple[Any, Any, Any]:

@@ -18,7 +18,6 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 TIMEOUT = 30_000  # ms
 HOSTILE_NAME = 'zebra"><img src=x onerror=window.fqPwned=1>.md'
 HOSTILE = (
@@ -57,14 +56,6 @@ def served(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Iter
         yield f"http://127.0.0.1:{port}/", service
     finally:
         demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
