@@ -124,9 +124,10 @@ CHROMIUM_ARGS = [
 def browser():  # type: ignore[no-untyped-def]
     """One headless Debian Chromium for every browser test module: Playwright's sync API runs one
     instance per thread at a time, so the modules share it."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("browser tests need Chromium at /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (pip)")
+    with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
