@@ -9,7 +9,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 # extra app.py flags, e.g. ARGS="--auth-file users.txt --upload-users alice" (README: Deploying)
 ARGS ?=
 
-.PHONY: run test install lint bench bench-quality bench-speed bench-load bench-mcp bench-hostile calibrate screenshot clean
+.PHONY: run test install lint bench bench-quality bench-speed bench-load bench-hostile calibrate screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,11 +50,12 @@ bench-hostile: $(STAMP)
 bench-load: $(STAMP)
 	$(BIN)/python bench/load.py
 
-bench-mcp: $(STAMP)
-	$(BIN)/python bench/mcp_roundtrip.py
-
 calibrate: $(STAMP)
 	$(BIN)/python bench/calibrate.py
+
+.PHONY: bench-mcp
+bench-mcp: $(STAMP)
+	$(BIN)/python bench/mcp_roundtrip.py
 
 screenshot: $(STAMP)
 	UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/test_browser.py
