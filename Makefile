@@ -59,6 +59,10 @@ bench-scale: $(STAMP)
 calibrate: $(STAMP)
 	$(BIN)/python bench/calibrate.py
 
+.PHONY: bench-mcp
+bench-mcp: $(STAMP)
+	$(BIN)/python bench/mcp_roundtrip.py
+
 screenshot: $(STAMP)
 	UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/test_browser.py
 

@@ -4,7 +4,8 @@ Flags: --host / --port (or Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT), --
 (FTZQA_INDEX_DIR, default ``index``), --corpus (FTZQA_CORPUS_DIR, default ``corpus``), --k.
 Access: --auth user:password (repeatable; FTZQA_AUTH, comma-separated), --auth-file FILE (one
 user:password per line), --read-only (FTZQA_READ_ONLY=1), --upload-users alice,bob
-(FTZQA_UPLOAD_USERS). An existing index is served at once and refreshed in the background when
+(FTZQA_UPLOAD_USERS). Agents: --mcp (FTZQA_MCP=1) serves the MCP tool ``ask``; --mcp-token TOKEN
+(FTZQA_MCP_TOKEN, required with logins). An existing index is served at once and refreshed in the background when
 the corpus changed; a missing one is built first.
 """
 
@@ -40,6 +41,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--upload-users", metavar="USER,USER", default=os.environ.get("FTZQA_UPLOAD_USERS") or None,
         help="with logins: only these users may add documents (env FTZQA_UPLOAD_USERS)",
     )
+    parser.add_argument(
+        "--mcp", action="store_true", default=env_flag("FTZQA_MCP"),
+        help="also serve the search as the MCP tool `ask` at /gradio_api/mcp/ (env FTZQA_MCP=1)",
+    )
+    parser.add_argument(
+        "--mcp-token", metavar="TOKEN", default=os.environ.get("FTZQA_MCP_TOKEN") or None,
+        help="MCP clients must send Authorization: Bearer TOKEN; required with logins (env FTZQA_MCP_TOKEN)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.k <= 10:
         parser.error(f"--k of {args.k} is outside 1-10; pass a number from 1 to 10")
@@ -51,6 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         )
     except AccessError as exc:
         parser.error(str(exc))
+    if args.mcp:
+        from ftzqa.web.mcp_tool import mcp_problem
+
+        problem = mcp_problem(args.access.login, args.mcp_token)
+        if problem:
+            parser.error(problem)
     return args
 
 
@@ -71,11 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         service = Service(args.corpus, args.index, Settings.from_env(), access=args.access)
         logging.getLogger("ftzqa").info("%s", service.start(background=True))
-        demo = build_ui(service, default_k=args.k)
+        demo = build_ui(service, default_k=args.k, mcp=args.mcp)
     except FtzqaError as exc:
         print(f"app.py: error: {exc}", file=sys.stderr)
         return 2
-    launch(demo, service, server_name=args.host, server_port=args.port)
+    launch(demo, service, server_name=args.host, server_port=args.port, mcp=args.mcp, mcp_token=args.mcp_token)
     return 0
 
 
