@@ -4,7 +4,8 @@ Flags: --host / --port (or Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT), --
 (FTZQA_INDEX_DIR, default ``index``), --corpus (FTZQA_CORPUS_DIR, default ``corpus``), --k.
 Access: --auth user:password (repeatable; FTZQA_AUTH, comma-separated), --auth-file FILE (one
 user:password per line), --read-only (FTZQA_READ_ONLY=1), --upload-users alice,bob
-(FTZQA_UPLOAD_USERS). An existing index is served at once and refreshed in the background when
+(FTZQA_UPLOAD_USERS). --watch (FTZQA_WATCH=1): keep the index in sync with the corpus folder
+(``ftzqa watch`` in a thread). An existing index is served at once and refreshed in the background when
 the corpus changed; a missing one is built first.
 """
 
@@ -40,6 +41,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--upload-users", metavar="USER,USER", default=os.environ.get("FTZQA_UPLOAD_USERS") or None,
         help="with logins: only these users may add documents (env FTZQA_UPLOAD_USERS)",
     )
+    parser.add_argument(
+        "--watch", action="store_true", default=env_flag("FTZQA_WATCH"),
+        help="apply files added, changed or deleted in the corpus folder to the index (env FTZQA_WATCH=1)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.k <= 10:
         parser.error(f"--k of {args.k} is outside 1-10; pass a number from 1 to 10")
@@ -72,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         service = Service(args.corpus, args.index, Settings.from_env(), access=args.access)
         logging.getLogger("ftzqa").info("%s", service.start(background=True))
         demo = build_ui(service, default_k=args.k)
+        if args.watch:
+            from ftzqa.web.sync import watch_corpus
+
+            watch_corpus(service)
     except FtzqaError as exc:
         print(f"app.py: error: {exc}", file=sys.stderr)
         return 2
