@@ -241,6 +241,8 @@ class Watcher:
                 "right folder"
             )
         self._embedder = self._embedder_factory()
+        if self._embedder is not None:  # the first forward pass is slow: take it now, not on the first change
+            self._embedder.encode(["ftzqa watch"])
         started = False
         for changes in watch(
             self.corpus_dir, watch_filter=lambda _change, path: self.relevant(path), debounce=DEBOUNCE_MS,
