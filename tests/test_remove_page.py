@@ -108,7 +108,7 @@ def test_page_removal_for_a_permitted_user_only(watching_app: App) -> None:
     bob = watching_app.client("bob", "builder")
     (handler,) = _remove_handlers(bob.get("/config").json())
     refused = call_event(bob, int(handler["id"]), [["rivers.md"]])
-    assert refused["success"] and "bob may not remove documents" in refused["output"]["data"][0]
+    assert refused["success"] and "Bob may not remove documents" in refused["output"]["data"][0]
     assert (watching_app.corpus / "rivers.md").exists()
 
     alice = watching_app.client("alice", "wonder")
