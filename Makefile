@@ -40,7 +40,7 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 # benchmarks (not tests): each prints a table and writes bench/results/*.json
-bench: bench-quality bench-speed bench-load
+bench: bench-quality bench-speed bench-load bench-watch
 
 bench-quality: $(STAMP)
 	$(BIN)/python bench/squad.py

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -150,7 +151,10 @@ def main() -> None:
             t1 = time.perf_counter()
             path.unlink()
             removed = wait_until(service, question, name, False, t1)
+            update = [line for line in log_path.read_text(encoding="utf-8").splitlines() if f"added {name}:" in line]
+            took = re.search(r"in ([\d.]+) s$", update[-1]) if update else None
             trials.append({"file": name, "chars": len(text), "question": question,
+                           "watcher_update_s": float(took.group(1)) if took else None,
                            "answerable_s": None if added is None else round(added[0], 2),
                            "rank": None if added is None else added[1],
                            "removed_s": None if removed is None else round(removed[0], 2)})
@@ -167,6 +171,8 @@ def main() -> None:
         "failed": len(trials) - len(ok),
         "answerable_p50_s": round(statistics.median(ok), 2) if ok else None,
         "answerable_max_s": round(max(ok), 2) if ok else None,
+        "watcher_update_p50_s": statistics.median(u) if (u := [t["watcher_update_s"] for t in trials
+                                                                 if t["watcher_update_s"] is not None]) else None,
         "removed_p50_s": round(statistics.median(gone), 2) if gone else None,
         "removed_max_s": round(max(gone), 2) if gone else None,
         "goal_s": 5.0,
@@ -179,6 +185,7 @@ def main() -> None:
     print(f"{len(docs)} documents ({summary.passages} passages) watched; {len(trials)} trials, one page each")
     print(f"answerable after landing: p50 {result['answerable_p50_s']} s, max {result['answerable_max_s']} s "
           f"(goal <= 5 s){'; FAILED: ' + str(result['failed']) if result['failed'] else ''}")
+    print(f"of which the watcher's update (read, embed, write): p50 {result['watcher_update_p50_s']} s")
     print(f"gone after deletion:      p50 {result['removed_p50_s']} s, max {result['removed_max_s']} s")
     print(f"load average {result['load_average_before']} -> {result['load_average_after']}; written to {path}")
 

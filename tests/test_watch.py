@@ -198,3 +198,83 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     out = w.output()
     assert out.rstrip().endswith("stopped watching") and "Traceback" not in out, out
     assert not list(index.glob(".tmp-*"))
+
+
+# --- the update step on its own (fake embedder: fast) --------------------------------------------------
+
+
+@pytest.fixture
+def synced(tmp_path: Path) -> tuple[Path, Path, Any]:
+    from conftest import FakeEmbedder
+
+    from ftzqa.index import build
+
+    corpus, index = write_corpus(tmp_path / "corpus"), tmp_path / "index"
+    embedder = FakeEmbedder()
+    build(corpus, index, embedder=embedder)
+    return corpus, index, embedder
+
+
+def _apply(synced: tuple[Path, Path, Any], *doc_ids: str) -> Any:
+    from ftzqa.settings import Settings
+    from ftzqa.watch import apply
+
+    corpus, index, embedder = synced
+    return apply(corpus, index, doc_ids, Settings(model="fake-model"), embedder)
+
+
+def _documents(index: Path) -> dict[str, str]:
+    from ftzqa.index import read_manifest
+
+    return dict(read_manifest(index)[1]["documents"])
+
+
+def test_apply_leaves_an_unchanged_file_alone(synced: tuple[Path, Path, Any]) -> None:
+    corpus, index, embedder = synced
+    before = (index / "CURRENT").read_text()
+    (corpus / "rivers.md").touch()
+    applied = _apply(synced, "rivers.md", "never-there.md")
+    assert applied.summary is None and applied.lines() == [] and (index / "CURRENT").read_text() == before
+
+
+def test_apply_drops_a_file_edited_into_something_unreadable(synced: tuple[Path, Path, Any]) -> None:
+    corpus, index, _ = synced
+    (corpus / "bakery.txt").write_bytes(b"\x00\xff" * 20)
+    applied = _apply(synced, "bakery.txt")
+    assert applied.removed == ["bakery.txt"] and applied.skipped[0].startswith("bakery.txt:")
+    assert set(_documents(index)) == {"rivers.md"}
+
+
+def test_apply_a_copy_is_indexed_once_and_takes_over_when_the_original_goes(synced: tuple[Path, Path, Any]) -> None:
+    corpus, index, _ = synced
+    (corpus / "copy.md").write_bytes((corpus / "rivers.md").read_bytes())
+    applied = _apply(synced, "copy.md")
+    assert "same content as rivers.md" in applied.skipped[0] and "copy.md" not in _documents(index)
+    (corpus / "rivers.md").unlink()
+    applied = _apply(synced, "rivers.md")
+    assert applied.removed == ["rivers.md"] and applied.added == ["copy.md"]
+    assert set(_documents(index)) == {"bakery.txt", "copy.md"}
+    assert applied.summary.embedded == 0  # the copy's passages kept their vectors
+
+
+def test_a_moved_folder_moves_its_documents(synced: tuple[Path, Path, Any]) -> None:
+    from ftzqa.settings import Settings
+    from ftzqa.watch import Watcher
+
+    corpus, index, embedder = synced
+    (corpus / "notes").mkdir()
+    (corpus / "notes" / "a.md").write_text("# A\n\nAlpha text about owls.\n")
+    _apply(synced, "notes/a.md")
+    (corpus / "notes").rename(corpus / "papers")
+    watcher = Watcher(corpus, index, Settings(model="fake-model"))
+    moved = watcher._doc_ids(str((corpus / "notes").resolve())) + watcher._doc_ids(str((corpus / "papers").resolve()))
+    assert sorted(moved) == ["notes/a.md", "papers/a.md"]
+    _apply(synced, *moved)
+    assert set(_documents(index)) == {"bakery.txt", "rivers.md", "papers/a.md"}
+
+
+def test_watch_refuses_a_bad_quiet_period(capsys: pytest.CaptureFixture[str]) -> None:
+    from ftzqa.cli import main
+
+    assert main(["watch", "--quiet", "-1"]) == 2
+    assert "--quiet of -1.0 is outside 0-3600 seconds" in capsys.readouterr().err

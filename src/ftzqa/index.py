@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .chunking import split
-from .corpus import CorpusReport, fingerprint, read_corpus
+from .corpus import CorpusReport, fingerprint, read_corpus, sha256_bytes
 from .embed import Embedder, resolve_model
 from .errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError
 from .lexicon import model_words
@@ -487,7 +487,10 @@ def update(
         files = {k: v for k, v in previous.manifest["files"].items() if k not in dropping}
         for doc in report.documents:  # files skipped now are not recorded: the next build tries them again
             files[doc.doc_id] = doc.sha256
-        if not report.documents and not gone:  # nothing readable, nothing to drop: no new generation
+        for skipped in report.skipped:  # except copies of an indexed document, which are indexed (once)
+            if skipped.reason.endswith("; indexed once"):
+                files[skipped.path] = sha256_bytes((corpus_dir / skipped.path).read_bytes())
+        if not report.documents and not gone and files == previous.manifest["files"]:  # nothing to write
             return BuildSummary(len(indexed), previous.passage_count, 0, previous.passage_count, 0,
                                 time.perf_counter() - started, [s.reason for s in report.skipped],
                                 len(previous.infos))

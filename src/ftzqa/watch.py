@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .corpus import SUPPORTED_SUFFIXES, list_files, sha256_bytes
 from .embed import Embedder
@@ -28,6 +29,10 @@ from .index import BuildSummary, build_unlocked, read_manifest, staleness, updat
 from .limits import Limits
 from .settings import Settings
 from .store import writer_lock
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +128,34 @@ def apply(
         )
 
 
+class SmallBatchesOnOneThread:
+    """An embedder that embeds a few texts (a watched file's new passages) on one CPU thread.
+
+    On a small machine whose cores are busy, PyTorch's threads wait on each other: embedding four
+    passages took 2.2-3.0 s on two threads and 0.8-1.2 s on one, with the load average at 7 on 2
+    cores (it is about even when idle). Larger batches (a first build) keep all threads.
+    """
+
+    SMALL = 64
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dimension = inner.dimension
+
+    def encode(self, texts: list[str], *, batch_size: int = 32, show_progress: bool = False) -> NDArray[np.float32]:
+        if len(texts) > self.SMALL:
+            return self.inner.encode(texts, batch_size=batch_size, show_progress=show_progress)
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self.inner.encode(texts, batch_size=batch_size, show_progress=show_progress)
+        finally:
+            torch.set_num_threads(before)
+
+
 def summary_docs(index_dir: Path) -> list[str]:
     try:
         return list(read_manifest(index_dir)[1]["documents"])
@@ -210,10 +243,19 @@ class Watcher:
         stale = staleness(manifest, self.corpus_dir)
         return [*stale.added, *stale.changed, *stale.removed]
 
+    def _load_embedder(self) -> Embedder | None:
+        from .embed import SentenceTransformerEmbedder
+
+        embedder = self._embedder_factory()
+        if isinstance(embedder, SentenceTransformerEmbedder):
+            embedder.encode(["ftzqa watch"])  # the first forward pass is slow: take it now, not on a change
+            return SmallBatchesOnOneThread(embedder)
+        return embedder
+
     def _apply(self, doc_ids: list[str]) -> None:
         try:
             if self._embedder is None:
-                self._embedder = self._embedder_factory()
+                self._embedder = self._load_embedder()
             applied = apply(self.corpus_dir, self.index_dir, doc_ids, self.settings, self._embedder)
         except FtzqaError as exc:
             self.report(f"error: not applied ({', '.join(doc_ids[:5])}): {exc}")
@@ -240,9 +282,7 @@ class Watcher:
                 f"corpus folder {str(self.corpus_dir)!r} does not exist; create it or pass --corpus with the "
                 "right folder"
             )
-        self._embedder = self._embedder_factory()
-        if self._embedder is not None:  # the first forward pass is slow: take it now, not on the first change
-            self._embedder.encode(["ftzqa watch"])
+        self._embedder = self._load_embedder()
         started = False
         for changes in watch(
             self.corpus_dir, watch_filter=lambda _change, path: self.relevant(path), debounce=DEBOUNCE_MS,
