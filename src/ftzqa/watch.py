@@ -199,17 +199,26 @@ class Watcher:
     def relevant(self, path: str) -> bool:
         """A path worth looking at: inside the corpus, no hidden part, and (for a file) a supported
         name. Folders count (a moved or deleted folder reports only itself)."""
-        try:
-            rel = Path(path).relative_to(self.corpus_dir.resolve())
-        except ValueError:
-            return False
-        if not rel.parts or any(part.startswith(".") for part in rel.parts):
+        rel = self._relative(path)
+        if rel is None or not rel.parts or any(part.startswith(".") for part in rel.parts):
             return False
         return not ignored(rel.name) or not Path(path).suffix or Path(path).is_dir()
 
+    def _relative(self, path: str) -> Path | None:
+        """``path`` (as the watcher reports it) relative to the corpus folder, or None when outside."""
+        for root in (self.corpus_dir.absolute(), self.corpus_dir.resolve()):
+            try:
+                return Path(path).relative_to(root)
+            except ValueError:
+                continue
+        return None
+
     def _doc_ids(self, path: str) -> list[str]:
         """The doc_ids an event on ``path`` may concern: the file itself, or what a folder held and holds."""
-        rel = Path(path).relative_to(self.corpus_dir.resolve()).as_posix()
+        relative = self._relative(path)
+        if relative is None:
+            return []
+        rel = relative.as_posix()
         if not ignored(Path(rel).name):
             return [rel]
         out = [d for d in summary_docs(self.index_dir) if d.startswith(rel + "/")]
