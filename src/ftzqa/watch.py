@@ -98,7 +98,7 @@ def apply(
         present, gone = [], []
         for doc_id in sorted(set(doc_ids)):
             path = corpus_dir / doc_id
-            if path.is_file() and not path.is_symlink():
+            if path.is_file():  # as list_files sees it
                 try:
                     size = path.stat().st_size
                     sha = sha256_bytes(path.read_bytes()) if size <= limit else ""  # too big: update says so
