@@ -8,7 +8,8 @@ real app's queue the way test_access does). The real app runs with the real mode
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -136,15 +137,23 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 UI_TIMEOUT = 30_000  # ms
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def in_browser(test: Callable[[Any], None]) -> None:
+    """Run ``test(browser)`` with headless Chromium in a thread of its own: Playwright's sync API
+    refuses a thread where an asyncio loop runs (one left by an in-process Gradio test)."""
     if not CHROMIUM.exists():
         pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (pip)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield b
-        b.close()
+
+    def run() -> None:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+            try:
+                test(browser)
+            finally:
+                browser.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(run).result()
 
 
 def _logged_in(browser: Any, app: App, user: str, password: str) -> Any:
@@ -159,7 +168,11 @@ def _logged_in(browser: Any, app: App, user: str, password: str) -> Any:
 
 
 @pytest.mark.browser
-def test_browser_permitted_user_removes_a_document(browser: Any, watching_app: App) -> None:
+def test_browser_permitted_user_removes_a_document(watching_app: App) -> None:
+    in_browser(lambda browser: _permitted_user_removes(browser, watching_app))
+
+
+def _permitted_user_removes(browser: Any, watching_app: App) -> None:
     page = _logged_in(browser, watching_app, "alice", "wonder")
     page.get_by_text("Add documents").click()
     page.click("#fq-remove-docs input")
@@ -174,7 +187,11 @@ def test_browser_permitted_user_removes_a_document(browser: Any, watching_app: A
 
 
 @pytest.mark.browser
-def test_browser_other_users_see_no_remove_control(browser: Any, watching_app: App) -> None:
+def test_browser_other_users_see_no_remove_control(watching_app: App) -> None:
+    in_browser(lambda browser: _others_see_no_control(browser, watching_app))
+
+
+def _others_see_no_control(browser: Any, watching_app: App) -> None:
     page = _logged_in(browser, watching_app, "bob", "builder")
     page.wait_for_timeout(500)  # the per-user panel visibility arrives with the page's load event
     assert not page.locator("#fq-remove").is_visible() and not page.get_by_text("Add documents").is_visible()

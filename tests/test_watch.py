@@ -151,6 +151,7 @@ def test_a_file_still_being_copied_is_not_indexed_half(watching: Watching) -> No
             fh.flush()
     full = hashlib.sha256((first + rest).encode()).hexdigest()
     poll("the whole file is indexed", lambda: watching.documents().get("lighthouses.md") == full, watching=watching)
+    poll("the watcher reports it", lambda: bool(_lines(watching, "lighthouses.md")), watching=watching)
     assert len(_lines(watching, "lighthouses.md")) == 1, watching.output()  # indexed once, never half first
     top = watching.cited("How many steps did keeper 39 climb?", k=3)
     assert any("117 steps" in text for _, text in top)
