@@ -5,7 +5,8 @@ Flags: --host / --port (or Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT), --
 Access: --auth user:password (repeatable; FTZQA_AUTH, comma-separated), --auth-file FILE (one
 user:password per line), --read-only (FTZQA_READ_ONLY=1), --upload-users alice,bob
 (FTZQA_UPLOAD_USERS). Agents: --mcp (FTZQA_MCP=1) serves the MCP tool ``ask``; --mcp-token TOKEN
-(FTZQA_MCP_TOKEN, required with logins). An existing index is served at once and refreshed in the background when
+(FTZQA_MCP_TOKEN, required with logins). --watch (FTZQA_WATCH=1): keep the index in sync with the
+corpus folder (``ftzqa watch`` in a thread). An existing index is served at once and refreshed in the background when
 the corpus changed; a missing one is built first.
 """
 
@@ -49,6 +50,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--mcp-token", metavar="TOKEN", default=os.environ.get("FTZQA_MCP_TOKEN") or None,
         help="MCP clients must send Authorization: Bearer TOKEN; required with logins (env FTZQA_MCP_TOKEN)",
     )
+    parser.add_argument(
+        "--watch", action="store_true", default=env_flag("FTZQA_WATCH"),
+        help="apply files added, changed or deleted in the corpus folder to the index (env FTZQA_WATCH=1)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.k <= 10:
         parser.error(f"--k of {args.k} is outside 1-10; pass a number from 1 to 10")
@@ -87,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         service = Service(args.corpus, args.index, Settings.from_env(), access=args.access)
         logging.getLogger("ftzqa").info("%s", service.start(background=True))
         demo = build_ui(service, default_k=args.k, mcp=args.mcp)
+        if args.watch:
+            from ftzqa.web.sync import watch_corpus
+
+            watch_corpus(service)
     except FtzqaError as exc:
         print(f"app.py: error: {exc}", file=sys.stderr)
         return 2

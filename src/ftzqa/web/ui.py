@@ -232,6 +232,10 @@ def build_ui(
                             label="Drop .txt, .md, .html, .pdf or .docx files to add them", elem_id="fq-files",
                         )
                         result = gr.Markdown(elem_id="fq-add-result")
+                        if access.removals:  # only with logins, never read-only: else no handler exists
+                            from .removal import RemovalControls
+
+                            removal = RemovalControls(service)
                 status = gr.Markdown(service.status_line(), elem_classes="fq-status", elem_id="fq-status")
                 gr.HTML(HELP)
 
@@ -264,6 +268,8 @@ def build_ui(
                 make_add(service), inputs=[files], outputs=[result, status, files],
                 api_visibility="private", concurrency_limit=None,
             )
+            if access.removals:
+                removal.wire(demo, status)
 
         def ask_api(question: str, k: int = default_k, mode: str = "hybrid") -> dict[str, Any]:
             try:
