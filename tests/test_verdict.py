@@ -94,3 +94,16 @@ def test_cli_prints_the_one_line_reason(article_index: Path, capsys: pytest.Capt
     assert cli.main(["ask", "qingdoa visa free transit", "--index", str(article_index), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["searched"] == "qingdao visa free transit" and d["reason"].startswith("Matched: ")
+
+
+def test_a_follow_up_swaps_the_word_the_model_finds_closest(article_retriever: Retriever) -> None:
+    from ftzqa.web.followup import embedding_similarity, resolve
+
+    similar = embedding_similarity(article_retriever.embedder.encode)
+    is_name = article_retriever.store.lexicon.is_name
+    swapped = resolve("what about imports", "yunnan vietnam exports h1", is_name, similar)
+    assert swapped.query == "yunnan vietnam imports h1" and swapped.rule == "follow-up: imports in place of exports"
+    kept = resolve("and the yoy increase", "qilu eurasian trains jan-july", is_name, similar)
+    assert kept.query == "qilu eurasian trains jan-july the yoy increase"
+    answer = article_retriever.search(kept.query, k=3)
+    assert answer.found and "41.5%" in answer.hits[0].evidence.text
