@@ -7,6 +7,7 @@ under a wall-clock deadline that only a hang or a runaway parse reaches.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -277,3 +278,21 @@ def test_add_takes_out_a_file_the_build_skipped_after_the_check(
     assert report.added == [] and report.rejected[0].startswith("late.md: reading it took longer")
     assert sorted(p.name for p in tiny_corpus.iterdir()) == ["bakery.txt", "rivers.md"]
     assert report.summary is not None and report.summary.documents == 2 and not report.summary.skipped
+
+
+def test_the_worker_reads_files_when_the_process_holds_over_1024_descriptors() -> None:
+    """A long-running server (or a long test session) holds many descriptors; select.select fails on
+    those numbered 1024 and above, which killed a healthy worker as "could not start"."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        pytest.skip(f"the open-files limit here is {soft}")
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with Extractor() as extractor:
+            doc = parse_document("fine.docx", H.plain_docx(["Read past descriptor 1024."]), extractor)
+            assert doc.text.strip() == "Read past descriptor 1024."
+    finally:
+        for fd in held:
+            os.close(fd)

@@ -57,10 +57,14 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _read_exact(fd: int, size: int, deadline: float) -> bytes:
+    # poll, not select.select: select fails on descriptors numbered 1024 and above, which a
+    # long-running server (or a test session) reaches
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
     chunks: list[bytes] = []
     while size:
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+        if remaining <= 0 or not poller.poll(remaining * 1000):
             raise _Timeout
         chunk = os.read(fd, min(size, 1 << 20))
         if not chunk:
