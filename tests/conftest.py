@@ -70,6 +70,64 @@ def write_corpus(folder: Path, docs: dict[str, str] = TINY_DOCS) -> Path:
     return folder
 
 
+# --- which store the suite runs against ------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store", default="embedded", choices=["embedded", "milvus"],
+        help="run the suite against this store: embedded (default) or milvus (every index the tests "
+        "build, beside its index folder, in a Milvus Lite file)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--store") != "milvus":
+        return
+    for item in items:
+        marker = item.get_closest_marker("embedded_only")
+        if marker is not None:
+            why = marker.args[0] if marker.args else marker.kwargs.get("reason", "about the embedded store")
+            item.add_marker(pytest.mark.skip(reason=f"embedded store only: {why}"))
+
+
+def milvus_spec(index_dir: str | Path) -> str:
+    """The Milvus Lite file that stands for the index folder ``index_dir`` under --store milvus."""
+    return f"milvus:{Path(index_dir).absolute()}.milvus.db"
+
+
+@pytest.fixture(scope="session")
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--store"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _store_under_test(store_kind: str):  # type: ignore[no-untyped-def]
+    """Under --store milvus, every index a test builds or opens by folder (no store named) lives in
+    Milvus Lite beside that folder; Lite's servers are stopped at the end."""
+    if store_kind != "milvus":
+        yield
+        return
+    from ftzqa.storage import location, milvus_schema
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(location, "default_store", milvus_spec)
+        yield
+    milvus_schema.close_all()
+
+
+@pytest.fixture(autouse=True)
+def _release_milvus(store_kind: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Stop the Milvus Lite servers a test started in its own folder (session indexes stay up)."""
+    yield
+    if store_kind == "milvus":
+        from ftzqa.storage import milvus_schema
+
+        for uri in milvus_schema.open_uris():
+            if uri.startswith(str(tmp_path)):
+                milvus_schema.release(uri)
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

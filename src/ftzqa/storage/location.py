@@ -83,9 +83,15 @@ def pinned(location: Location) -> str:
     return "embedded" if isinstance(location, Path) else location.spec
 
 
+def default_store(index_dir: str | Path) -> str:
+    """The store when none is given: ``FTZQA_STORE``, else the embedded one (the test suite's
+    ``--store milvus`` replaces this to put every index of the suite in Milvus Lite)."""
+    return os.environ.get(ENV, "")
+
+
 def resolve(index_dir: str | Path | MilvusTarget = "index", store: str | None = None) -> Location:
     """The location from ``store=`` (else ``FTZQA_STORE``, else the embedded folder ``index_dir``)."""
     if isinstance(index_dir, MilvusTarget):
         return index_dir
-    chosen = store if store is not None else os.environ.get(ENV, "")
+    chosen = store if store is not None else default_store(index_dir)
     return parse(chosen, index_dir)

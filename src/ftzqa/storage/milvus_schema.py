@@ -77,6 +77,28 @@ def client(target: MilvusTarget) -> Any:
         return made
 
 
+def release(uri: str) -> None:
+    """Close the client of ``uri`` (and stop its Milvus Lite server)."""
+    with _lock:
+        found = _clients.pop(uri, None)
+    if found is not None:
+        try:
+            found.close()
+        except Exception:  # noqa: BLE001, S110 - already closed
+            pass
+    try:
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(uri)
+    except Exception:  # noqa: BLE001, S110 - not installed, or not a Lite file
+        pass
+
+
+def open_uris() -> list[str]:
+    with _lock:
+        return list(_clients)
+
+
 def close_all() -> None:
     """Close every client (stops Milvus Lite's local servers). Also run at exit."""
     with _lock:
