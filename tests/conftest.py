@@ -112,6 +112,7 @@ def _store_under_test(store_kind: str):  # type: ignore[no-untyped-def]
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(location, "default_store", milvus_spec)
+        patch.setenv("FTZQA_TEST_STORE", "milvus")  # app_process: the child app gets --store too
         yield
     milvus_schema.close_all()
 
