@@ -113,6 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ftzqa: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the Milvus engine's own errors: one line, with the store named
+        if not type(exc).__module__.startswith("pymilvus"):
+            raise
+        store = getattr(args, "store", None) or os.environ.get("FTZQA_STORE", "")
+        _error(f"the Milvus store {store!r} failed ({type(exc).__name__}: {exc}); check that it is reachable "
+               f"and holds an index built by ftzqa (ftzqa build --store {store})")
+        return 2
 
 
 def _error(message: str) -> None:

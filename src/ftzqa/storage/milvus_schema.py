@@ -209,8 +209,16 @@ def pieces(text: str) -> list[str]:
 
 
 def exists(target: MilvusTarget) -> bool:
+    """The index's collections exist (and are loaded for searching: a new process finds them
+    released)."""
     c = client(target)
-    return all(c.has_collection(n) for n in names(target.prefix).values())
+    wanted = list(names(target.prefix).values())
+    if not all(c.has_collection(n) for n in wanted):
+        return False
+    for n in wanted:
+        if str(c.get_load_state(n).get("state", "")).split(".")[-1] != "Loaded":
+            c.load_collection(n)
+    return True
 
 
 def get_meta(target: MilvusTarget, key: str) -> str | None:
