@@ -9,7 +9,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 # extra app.py flags, e.g. ARGS="--auth-file users.txt --upload-users alice" (README: Deploying)
 ARGS ?=
 
-.PHONY: run test install lint bench bench-quality bench-speed bench-load bench-hostile calibrate screenshot clean
+.PHONY: run test install shell lint bench bench-quality bench-speed bench-load bench-hostile bench-scale bench-watch bench-mcp calibrate screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# a shell with .venv active, so `ftzqa` is on the PATH (the same as `source .venv/bin/activate`)
+shell: $(STAMP)
+	@echo "ftzqa is on the PATH in this shell; type exit to leave it"
+	@. $(BIN)/activate && exec "$${SHELL:-/bin/bash}" -i
+
 run: $(STAMP)
 	$(BIN)/python app.py --host $(HOST) --port $(PORT) $(ARGS)
 
@@ -35,7 +40,7 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 # benchmarks (not tests): each prints a table and writes bench/results/*.json
-bench: bench-quality bench-speed bench-load
+bench: bench-quality bench-speed bench-load bench-watch
 
 bench-quality: $(STAMP)
 	$(BIN)/python bench/squad.py
@@ -47,11 +52,24 @@ bench-speed: $(STAMP)
 bench-hostile: $(STAMP)
 	$(BIN)/python bench/hostile.py
 
+bench-watch: $(STAMP)
+	$(BIN)/python bench/watch.py
+
 bench-load: $(STAMP)
 	$(BIN)/python bench/load.py
 
+# 100k and 1M passages (about an hour on an idle 2-core machine; not part of `make bench`);
+# SIZES=100000 for the smaller one alone
+SIZES ?= 100000,1000000
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py --sizes $(SIZES)
+
 calibrate: $(STAMP)
 	$(BIN)/python bench/calibrate.py
+
+.PHONY: bench-mcp
+bench-mcp: $(STAMP)
+	$(BIN)/python bench/mcp_roundtrip.py
 
 screenshot: $(STAMP)
 	UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/test_browser.py

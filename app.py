@@ -5,7 +5,9 @@ Flags: --host / --port (or Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT), --
 ``milvus://HOST:PORT`` for the Milvus store), --corpus (FTZQA_CORPUS_DIR, default ``corpus``), --k.
 Access: --auth user:password (repeatable; FTZQA_AUTH, comma-separated), --auth-file FILE (one
 user:password per line), --read-only (FTZQA_READ_ONLY=1), --upload-users alice,bob
-(FTZQA_UPLOAD_USERS). An existing index is served at once and refreshed in the background when
+(FTZQA_UPLOAD_USERS). Agents: --mcp (FTZQA_MCP=1) serves the MCP tool ``ask``; --mcp-token TOKEN
+(FTZQA_MCP_TOKEN, required with logins). --watch (FTZQA_WATCH=1): keep the index in sync with the
+corpus folder (``ftzqa watch`` in a thread). An existing index is served at once and refreshed in the background when
 the corpus changed; a missing one is built first.
 """
 
@@ -46,6 +48,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--upload-users", metavar="USER,USER", default=os.environ.get("FTZQA_UPLOAD_USERS") or None,
         help="with logins: only these users may add documents (env FTZQA_UPLOAD_USERS)",
     )
+    parser.add_argument(
+        "--mcp", action="store_true", default=env_flag("FTZQA_MCP"),
+        help="also serve the search as the MCP tool `ask` at /gradio_api/mcp/ (env FTZQA_MCP=1)",
+    )
+    parser.add_argument(
+        "--mcp-token", metavar="TOKEN", default=os.environ.get("FTZQA_MCP_TOKEN") or None,
+        help="MCP clients must send Authorization: Bearer TOKEN; required with logins (env FTZQA_MCP_TOKEN)",
+    )
+    parser.add_argument(
+        "--watch", action="store_true", default=env_flag("FTZQA_WATCH"),
+        help="apply files added, changed or deleted in the corpus folder to the index (env FTZQA_WATCH=1)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.k <= 10:
         parser.error(f"--k of {args.k} is outside 1-10; pass a number from 1 to 10")
@@ -57,6 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         )
     except AccessError as exc:
         parser.error(str(exc))
+    if args.mcp:
+        from ftzqa.web.mcp_tool import mcp_problem
+
+        problem = mcp_problem(args.access.login, args.mcp_token)
+        if problem:
+            parser.error(problem)
     return args
 
 
@@ -77,11 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         service = Service(args.corpus, args.index, Settings.from_env(), access=args.access, store=args.store)
         logging.getLogger("ftzqa").info("%s", service.start(background=True))
-        demo = build_ui(service, default_k=args.k)
+        demo = build_ui(service, default_k=args.k, mcp=args.mcp)
+        if args.watch:
+            from ftzqa.web.sync import watch_corpus
+
+            watch_corpus(service)
     except FtzqaError as exc:
         print(f"app.py: error: {exc}", file=sys.stderr)
         return 2
-    launch(demo, service, server_name=args.host, server_port=args.port)
+    launch(demo, service, server_name=args.host, server_port=args.port, mcp=args.mcp, mcp_token=args.mcp_token)
     return 0
 
 

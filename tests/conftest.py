@@ -172,3 +172,21 @@ def article_retriever(article_index: Path, real_embedder):  # type: ignore[no-un
     from ftzqa.retrieve import Retriever
 
     return Retriever.load(article_index, embedder=real_embedder)
+
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"
+]
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    """One headless Debian Chromium for every browser test module: Playwright's sync API runs one
+    instance per thread at a time, so the modules share it."""
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("browser tests need Chromium at /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (pip)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -212,15 +212,7 @@ def test_exposure_warning_only_without_a_login_off_loopback() -> None:
 # --- the page in Chromium -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (pip)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield b
-        b.close()
+# `browser` (conftest.py): one Chromium shared by every browser test module
 
 
 def _page(browser: Any, url: str) -> Any:

@@ -22,7 +22,6 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOT = REPO / "docs" / "screenshot.png"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 ANSWER_TIMEOUT = 30_000  # ms
 
 if not CHROMIUM.exists():
@@ -53,14 +52,6 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Ite
         yield f"http://127.0.0.1:{port}/"
     finally:
         demo.close()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

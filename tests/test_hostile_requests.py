@@ -227,8 +227,7 @@ def test_errors_on_the_page_never_show_server_paths(tmp_path: Path, caplog: pyte
     corpus = write_corpus(tmp_path / "corpus")
     index = tmp_path / "srv" / "index"
     Service(corpus, index, FAKE, embedder=FakeEmbedder()).start()
-    gen = next(index.glob("gen-*"))
-    (gen / "dense.faiss").unlink()  # FAISS's own message names the absolute path of the file
+    (next(index.glob("segments/seg-*")) / "vectors.npy").unlink()  # messages name absolute paths
     service = Service(corpus, index, FAKE, embedder=FakeEmbedder())
     with caplog.at_level(logging.ERROR):
         service.start()

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,8 @@ def test_round_trip_keeps_passages_vectors_and_manifest(tiny_corpus: Path, tmp_p
     assert gen is not None and {"manifest.json", "removed.json"} <= {p.name for p in gen.iterdir()}
     (segment,) = m["segments"]
     folder = tmp_path / "idx" / "segments" / segment["name"]
-    assert {"segment.sqlite", "vectors.npy", "ids.npy", "postings", "segment.json"} <= {p.name for p in folder.iterdir()}
+    expected_files = {"segment.sqlite", "vectors.npy", "ids.npy", "postings", "segment.json"}
+    assert expected_files <= {p.name for p in folder.iterdir()}
     expected = FakeEmbedder().encode([embed_input(p, with_title=True) for p in passages])
     assert np.allclose(index.vectors(index.first_ids(5)), expected)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ftzqa.answertype import DATE, NUMBER, PERCENT, PERSON, asked, holds
+from ftzqa.answertype import DATE, NUMBER, PERCENT, PERSON, asked, asks_figure, holds, holds_figure
 from ftzqa.lexicon import Lexicon
 from ftzqa.query import NAME, TOPIC, analyse
 from ftzqa.query import NUMBER as NUMBER_WORD
@@ -75,6 +75,40 @@ def test_asked_kinds() -> None:
     assert asked("qilu trains")[0] is None
     assert asked("heilongjiang share of trade with russia") == (PERCENT, frozenset({"share"}))
     assert asked("number of reform tasks") == (NUMBER, frozenset({"number"}))
+
+
+def test_when_and_who_inside_a_clause_ask_nothing() -> None:
+    assert asked("What did her mother own when she was a child?")[0] is None
+    assert asked("Kinship includes people who are relatives by marriage?")[0] is None
+    assert asked("the trade zone was launched when")[0] == DATE
+    assert asked("Qilu train, and when did it start?")[0] == DATE
+    assert asked("The treaty was signed by whom?")[0] == PERSON
+
+
+def test_figure_questions_need_a_passage_with_a_number() -> None:
+    assert asks_figure("how many biomedical companies are in jiangsu")
+    assert asks_figure("yunnan share of foreign trade") and asks_figure("What percentage of imports?")
+    assert not asks_figure("How long did it take?") and not asks_figure("who is the director")
+    assert holds_figure("879 trains") and holds_figure("seventeen times") and holds_figure("up a third")
+    assert holds_figure("up 5 percent") and not holds_figure("a number of major companies")
+
+
+def test_a_figure_question_is_refused_by_a_passage_without_any_number() -> None:
+    from ftzqa.abstain import DEFAULT_MODEL, signals
+    from ftzqa.abstain import Passage as VerdictPassage
+    from ftzqa.evidence import Evidence
+    from ftzqa.types import Span
+
+    text = "Jiangsu has gathered a number of first-class biomedical companies."
+    lexicon = Lexicon.build([text])
+    query = analyse("how many biomedical companies are in jiangsu", lexicon, TOKENIZE, set(TOKENIZE(text)).__contains__)
+    words = VerdictPassage(set(TOKENIZE(text)), text)
+    ev = Evidence(Span(0, len(text), text), holds_type=False)
+    sig = signals(query, words, 0.9, lambda t: 1.0, ev)
+    assert sig.missing_names == 1.0 and DEFAULT_MODEL.probability(sig) == 0.0
+    with_figure = text.replace("a number of", "31")
+    sig = signals(query, VerdictPassage(set(TOKENIZE(with_figure)), with_figure), 0.9, lambda t: 1.0, ev)
+    assert sig.missing_names == 0.0 and DEFAULT_MODEL.probability(sig) > 0.0
 
 
 def test_a_sentence_holds_the_kind_asked_for() -> None:

@@ -78,8 +78,9 @@ def _same(a: list[dict[str, object]], b: list[dict[str, object]], *, ids_kept: b
             hx, hy = [h for h in hx if h[2] > 0], [h for h in hy if h[2] > 0]
         assert np.allclose([h[2] for h in hx], [h[2] for h in hy], atol=1e-5), (x["q"], x["mode"])
         cut = min([h[2] for h in hx], default=0.0)
-        above = lambda hits: sorted(h[:2] for h in hits if h[2] > cut + 1e-5)  # noqa: E731
-        assert above(hx) == above(hy), (x["q"], x["mode"])
+        above_x = sorted(h[:2] for h in hx if h[2] > cut + 1e-5)
+        above_y = sorted(h[:2] for h in hy if h[2] > cut + 1e-5)
+        assert above_x == above_y, (x["q"], x["mode"])
 
 
 def _segments(index: Path) -> list[dict[str, object]]:
@@ -140,8 +141,8 @@ def test_bm25_statistics_are_index_wide(grown: tuple[Path, Path], tmp_path: Path
         assert a.idf(t) == b.idf(t) and a.known(t) == b.known(t)
     ids_a, scores_a = a.bm25_search(terms, 50)
     ids_b, scores_b = b.bm25_search(terms, 50)
-    ranked_a = sorted(zip(scores_a.tolist(), (p.text for p in a.passages(ids_a.tolist()))))
-    ranked_b = sorted(zip(scores_b.tolist(), (p.text for p in b.passages(ids_b.tolist()))))
+    ranked_a = sorted(zip(scores_a.tolist(), (p.text for p in a.passages(ids_a.tolist())), strict=True))
+    ranked_b = sorted(zip(scores_b.tolist(), (p.text for p in b.passages(ids_b.tolist())), strict=True))
     assert len(ranked_a) >= 10 and ranked_a == ranked_b  # the same scores, bit for bit
 
 

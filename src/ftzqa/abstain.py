@@ -10,7 +10,9 @@ For each of the top-ranked passages (all signals in [0, 1]):
 - ``missing_names``: 1 when the passage does not mention one of the question's names or numbers
   (places, bodies, people, years, figures; "Russia" is mentioned by "Russian", "DB10s" by
   "DB10", "DST" by "daylight saving time", "United States" by "U.S."): a question about Guangxi
-  is not answered by a passage about Yunnan, however close the rest of the wording;
+  is not answered by a passage about Yunnan, however close the rest of the wording; also 1 when
+  the question can only be answered by a figure ("how many", "share of") and the passage holds
+  no number at all;
 - ``unknown_names``: share of the question's names and numbers found nowhere in the index;
 - ``unknown_terms``: share of the question's topic-word weight carried by words the index has
   never seen (after typo correction): "land leases" in an index that never mentions leases;
@@ -35,6 +37,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .answertype import holds_figure
 from .evidence import Evidence
 from .query import Query, Word
 
@@ -113,6 +116,13 @@ class Passage:
         self._text = text
         self._initials: str | None = None
         self._compact: set[str] | None = None
+        self._figure: bool | None = None
+
+    def has_figure(self) -> bool:
+        """The passage holds a number, a number word or a percentage."""
+        if self._figure is None:
+            self._figure = holds_figure(self._text)
+        return self._figure
 
     def compact(self) -> set[str]:
         """The passage's words as written, dots taken out ("U.S." -> "US", "D.C." -> "DC")."""
@@ -174,7 +184,7 @@ def signals(
         cosine=cosine,
         coverage=coverage,
         topic_coverage=_share(topic_weight, passage.terms, topic_total, empty=1.0),
-        missing_names=1.0 if unmentioned else 0.0,
+        missing_names=1.0 if unmentioned or (query.figure and not passage.has_figure()) else 0.0,
         unknown_names=unknown / len(phrases) if phrases else 0.0,
         unknown_terms=_share(topic_weight, unseen, topic_total, empty=0.0),
         names_near=evidence.names_near,

@@ -25,11 +25,16 @@ TYPE_WORDS = {
     "number": NUMBER, "amount": NUMBER, "value": NUMBER, "total": NUMBER, "size": NUMBER, "cost": NUMBER,
     "price": NUMBER, "rate": NUMBER,
 }
+_FIGURE_WORDS = frozenset({"percentage", "percent", "proportion", "share", "number", "amount"})
+_BEFORE_QUESTION = frozenset(
+    "and or but so then of by to from with since until".split()
+)
 _OF_WORDS = {"share": PERCENT, "percentage": PERCENT, "proportion": PERCENT, "number": NUMBER, "amount": NUMBER}
 _NUMBER_WORDS = frozenset(
     """one two three four five six seven eight nine ten eleven twelve thirteen fifteen twenty thirty forty
-    fifty sixty seventy eighty ninety hundred hundreds thousand thousands million millions billion billions
-    trillion dozen dozens half double twice triple""".split()
+    fourteen sixteen seventeen eighteen nineteen fifty sixty seventy eighty ninety hundred hundreds thousand
+    thousands million millions billion billions trillion dozen dozens half halves third thirds quarter quarters
+    double twice triple zero""".split()
 )
 _MONTHS = frozenset(
     """january february march april may june july august september october november december jan feb mar
@@ -49,6 +54,14 @@ _PERSON_WORDS = frozenset(
 )
 
 
+def _interrogative(words: list[str], i: int) -> bool:
+    """``words[i]`` ("when", "who") asks, rather than joins a clause: it opens the question, ends
+    it ("... was founded when"), or follows a conjunction or a preposition that takes it ("and
+    when", "since when", "by whom"). "What did she own when she was a child?" and "people who
+    are ..." ask no date or person."""
+    return i == 0 or i == len(words) - 1 or words[i - 1] in _BEFORE_QUESTION
+
+
 def asked(question: str) -> tuple[str | None, frozenset[str]]:
     """The kind of answer ``question`` asks for, and the words that said so (not topic words)."""
     words = [w.lower() for w in _WORD.findall(question[:2000])]
@@ -58,9 +71,9 @@ def asked(question: str) -> tuple[str | None, frozenset[str]]:
             return _HOW[nxt], frozenset()
         if w in ("what", "which") and nxt in TYPE_WORDS:
             return TYPE_WORDS[nxt], frozenset({nxt})
-        if w == "when":
+        if w == "when" and _interrogative(words, i):
             return DATE, frozenset()
-        if w in ("who", "whom", "whose"):
+        if w in ("who", "whom", "whose") and _interrogative(words, i):
             return PERSON, frozenset()
     # keyword questions: "share of trade", "number of trains"
     for w, nxt in zip(words, words[1:], strict=False):
@@ -69,6 +82,25 @@ def asked(question: str) -> tuple[str | None, frozenset[str]]:
     if "%" in question:
         return PERCENT, frozenset()
     return None, frozenset()
+
+
+def asks_figure(question: str) -> bool:
+    """The question can only be answered with a figure: "how many", "how much", "what percentage",
+    "number of ...", "share of ...". A passage without any number cannot answer it."""
+    words = [w.lower() for w in _WORD.findall(question[:2000])]
+    for w, nxt in zip(words, words[1:], strict=False):
+        if w == "how" and nxt in ("many", "much"):
+            return True
+        if w in ("what", "which") and nxt in _FIGURE_WORDS:
+            return True
+        if nxt == "of" and w in _FIGURE_WORDS:
+            return True
+    return "%" in question
+
+
+def holds_figure(text: str) -> bool:
+    """``text`` holds a number, a number word or a percentage."""
+    return holds(NUMBER, text) or holds(PERCENT, text)
 
 
 def holds(kind: str | None, sentence: str, given: frozenset[str] = frozenset()) -> bool:

@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     paths(r)
     r.add_argument("--keep-files", action="store_true", help="remove from the index only, leave the corpus files")
 
+    w = sub.add_parser("watch", help="keep the index in sync with the corpus folder until Ctrl-C")
+    paths(w)
+    model(w)
+    w.add_argument("--quiet", type=float, default=None, metavar="SECONDS",
+                   help="how long a changed file must stay unchanged before it is read (default: 0.5)")
+
     c = sub.add_parser("compact", help="fold the index's segments into one and drop removed passages for good")
     c.add_argument("--index", default=default_index_dir(), help="index folder (default: %(default)s)")
     store(c)
@@ -100,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         handler = {
-            "build": _build, "ask": _ask, "add": _add, "remove": _remove, "compact": _compact, "eval": _eval
+            "build": _build, "ask": _ask, "add": _add, "remove": _remove, "compact": _compact, "eval": _eval,
+            "watch": _watch,
         }[args.command]
         return handler(args)
     except FtzqaError as exc:
@@ -189,6 +196,36 @@ def _remove(args: argparse.Namespace) -> int:
     where = "the index" if args.keep_files else "the index and the corpus"
     print(f"removed {len(set(args.documents))} document(s) from {where}; "
           f"{summary.documents} documents, {summary.passages} passages left ({summary.seconds:.1f} s)")
+    return 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    import signal
+
+    from .watch import QUIET_SECONDS, Watcher
+
+    quiet = QUIET_SECONDS if args.quiet is None else args.quiet
+    if not 0 <= quiet <= 3600:
+        raise FtzqaError(f"--quiet of {args.quiet} is outside 0-3600 seconds; pass e.g. --quiet 0.5")
+    settings = _settings(args)
+
+    def load_model() -> Any:
+        from .embed import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(settings.model, settings.device)
+
+    def report(line: str) -> None:
+        print(one_line(line), flush=True)
+
+    if not args.verbose:  # read_corpus logs each skipped file; the watcher prints it once itself
+        logging.getLogger("ftzqa.corpus").setLevel(logging.ERROR)
+    watcher = Watcher(args.corpus, args.index, settings, embedder=load_model, report=report, quiet=quiet)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: watcher.stop())
+    try:
+        watcher.run(ready=lambda: report(f"watching {args.corpus} for changes (Ctrl-C to stop)"))
+    except KeyboardInterrupt:
+        pass
+    report("stopped watching")
     return 0
 
 

@@ -120,6 +120,19 @@ def list_files(corpus_dir: str | Path) -> list[Path]:
     return files
 
 
+def listed(corpus_dir: str | Path, doc_id: str) -> Path | None:
+    """The file ``doc_id`` when ``list_files`` would list it (without listing the whole folder), else None."""
+    root = Path(corpus_dir)
+    parts = Path(doc_id).parts
+    if not parts or Path(doc_id).is_absolute() or any(part.startswith(".") for part in parts):
+        return None
+    path = root.joinpath(*parts)
+    folders = [root.joinpath(*parts[:i]) for i in range(1, len(parts))]
+    if any(f.is_symlink() for f in folders) or path.suffix.lower() not in SUPPORTED_SUFFIXES or not path.is_file():
+        return None
+    return path
+
+
 def doc_id_for(path: Path, corpus_dir: str | Path) -> str:
     return path.relative_to(Path(corpus_dir)).as_posix()
 
@@ -153,7 +166,13 @@ def read_corpus(
     skip = skip or {}
     seen: dict[str, str] = {sha: doc_id for doc_id, sha in sorted(skip.items(), reverse=True)}
     limit = extractor.limits.max_file_bytes
-    for path in list_files(corpus_dir):
+    if only is not None:  # a few files of a big corpus: do not list the whole folder
+        if not Path(corpus_dir).is_dir():
+            list_files(corpus_dir)  # raises the usual error
+        paths = [p for p in (listed(corpus_dir, d) for d in sorted(only)) if p is not None]
+    else:
+        paths = list_files(corpus_dir)
+    for path in paths:
         doc_id = doc_id_for(path, corpus_dir)
         if doc_id in skip or (only is not None and doc_id not in only):
             continue

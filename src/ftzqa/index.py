@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 
 from .chunking import split
-from .corpus import CorpusReport, fingerprint, read_corpus
+from .corpus import CorpusReport, fingerprint, read_corpus, sha256_bytes
 from .embed import Embedder, resolve_model
 from .errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError
 from .lexicon import model_words
@@ -516,11 +516,13 @@ def update(
     settings: Settings,
     embedder: Embedder | None = None,
     show_progress: bool = False,
+    remove: Collection[str] = (),
     store: str | None = None,
 ) -> BuildSummary:
-    """Index the corpus files ``doc_ids`` (new or changed) without reading the rest of the corpus.
-    Falls back to a full ``build`` when there is no index this one can be added to. Caller holds
-    the writer lock."""
+    """Index the corpus files ``doc_ids`` (new or changed) and drop the documents ``remove``, without
+    reading the rest of the corpus. A changed document that cannot be read any more (or now repeats
+    another's content) is dropped too. Falls back to a full ``build`` when there is no index this
+    one can be added to. Caller holds the writer lock."""
     started = time.perf_counter()
     from .storage.location import resolve
 
@@ -533,12 +535,25 @@ def update(
         return build_unlocked(corpus_dir, location, settings, embedder, show_progress)
     assert previous is not None
     try:
-        report = read_corpus(corpus_dir, only=set(doc_ids))
-        files = dict(previous.manifest["files"])
+        wanted, dropping = set(doc_ids), set(remove)
+        indexed: dict[str, str] = previous.manifest["documents"]
+        # documents that stay are not read, but a file repeating one of them is still indexed once
+        kept = {d: sha for d, sha in indexed.items() if d not in wanted and d not in dropping}
+        report = read_corpus(corpus_dir, only=wanted, skip=kept)
+        read = {doc.doc_id for doc in report.documents}
+        gone = sorted(d for d in indexed if d in dropping or (d in wanted and d not in read))
+        files = {k: v for k, v in previous.manifest["files"].items() if k not in dropping}
         for doc in report.documents:  # files skipped now are not recorded: the next build tries them again
             files[doc.doc_id] = doc.sha256
+        for skipped in report.skipped:  # except copies of an indexed document, which are indexed (once)
+            if skipped.reason.endswith("; indexed once"):
+                files[skipped.path] = sha256_bytes((corpus_dir / skipped.path).read_bytes())
+        if not report.documents and not gone and files == previous.manifest["files"]:  # nothing to write
+            return BuildSummary(len(indexed), previous.passage_count, 0, previous.passage_count, 0,
+                                time.perf_counter() - started, [s.reason for s in report.skipped],
+                                len(getattr(previous, "infos", [1])))
         return _write(corpus_dir, location, settings, embedder, show_progress, previous, previous, report,
-                      [], files, started, removed=0)
+                      gone, files, started, removed=len(gone))
     finally:
         previous.close()
 

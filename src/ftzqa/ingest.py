@@ -195,6 +195,8 @@ def add_bytes(
                 (Path(corpus_dir) / doc_id).unlink(missing_ok=True)
                 added.remove(doc_id)
             rejected += late
+            if late:  # reported once, as rejected (the index never held them)
+                summary = replace(summary, skipped=[r for r in summary.skipped if r not in late])
         except Exception:
             for doc_id in added:  # leave the corpus as it was: the index did not take the files
                 (Path(corpus_dir) / doc_id).unlink(missing_ok=True)

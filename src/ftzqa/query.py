@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .answertype import asked as asked_kind
+from .answertype import asks_figure
 from .lexicon import Lexicon
 
 # shorthand people type that documents spell out; language-level, not about any corpus
@@ -111,6 +112,7 @@ class Query:
     corrections: tuple[Correction, ...] = ()
     asked: str | None = None
     type_words: frozenset[str] = field(default_factory=frozenset)  # "year" in "what year": not topic
+    figure: bool = False  # only a figure answers it ("how many", "share of"): see answertype.asks_figure
 
     @property
     def names(self) -> tuple[Word, ...]:
@@ -199,4 +201,4 @@ def analyse(
         pieces.append(text if text != low else surface)
     pieces.append(question[pos:])
     searched = "".join(pieces) if corrections else question
-    return Query(question, searched, tuple(words), tuple(corrections), kind, type_words)
+    return Query(question, searched, tuple(words), tuple(corrections), kind, type_words, asks_figure(question))

@@ -37,6 +37,15 @@ class Access:
             return False
         return self.upload_users is None or (user is not None and user in self.upload_users)
 
+    @property
+    def removals(self) -> bool:
+        """Whether the page has a remove handler at all: only with logins, never read-only."""
+        return self.login and not self.read_only
+
+    def may_remove(self, user: str | None) -> bool:
+        """Signed-in users who may add documents may remove them; nobody anonymous."""
+        return self.removals and user is not None and user in self.users and self.may_add(user)
+
     def gradio_auth(self) -> list[tuple[str, str]] | None:
         return sorted(self.users.items()) or None
 

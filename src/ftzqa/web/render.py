@@ -12,6 +12,7 @@ from html import escape
 
 from ..chunking import heading_text
 from ..types import Answer, Document, Hit
+from .viewer import open_link
 
 # Patterns here run on document text: each is linear (no quantified group is followed by one
 # that can match the same characters), and the end-anchored checks use str.rstrip instead.
@@ -162,7 +163,8 @@ def _context(hit: Hit, documents: Mapping[str, Document], paragraphs: int) -> st
 
 
 def citation_html(hit: Hit) -> str:
-    """Numbered citation: [n] title · § section · ¶ paragraph, with the file name."""
+    """Numbered citation: [n] title · § section · ¶ paragraph, with the file name, which links
+    to the source viewer at this passage (``viewer``)."""
     p = hit.passage
     parts = [f'<span class="fq-title">{text_html(p.title)}</span>']
     if p.section:
@@ -171,7 +173,9 @@ def citation_html(hit: Hit) -> str:
     return (
         f'<div class="fq-cite"><span class="fq-num">[{hit.rank}]</span> '
         + " · ".join(parts)
-        + f' <span class="fq-doc" title="characters {p.start}–{p.end}">{text_html(p.doc_id)}</span></div>'
+        + f' <a class="fq-open" href="{open_link(hit)}" title="Open the whole document at this passage">'
+        + f'<span class="fq-doc" title="characters {p.start}–{p.end}">{text_html(p.doc_id)}</span>'
+        + ' <span class="fq-open-label">open source ↗</span></a></div>'
     )
 
 

@@ -32,6 +32,7 @@ from .uploads import read_uploads
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
+MAX_REMOVE = 1000  # documents one removal on the page may take
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +310,42 @@ class Service:
         if report.summary and report.added:
             lines.append(report.summary.line())
         return [self.public(line) for line in lines]
+
+    def document_ids(self) -> list[str]:
+        """The documents of the loaded index, by doc_id (their path in the corpus)."""
+        with self._swap:
+            retriever = self._retriever
+        return sorted(retriever.store.documents) if retriever is not None else []
+
+    def remove(self, doc_ids: Sequence[str], user: str | None = None) -> list[str]:
+        """Remove documents from the index and the corpus (``ftzqa remove``); returns result lines.
+
+        Refused (nothing removed) unless ``user`` is signed in and may add documents; at most
+        ``MAX_REMOVE`` documents at once; names not in the index are refused with the reason.
+        """
+        if not self.access.may_remove(user):
+            if self.access.read_only:
+                return ["this server is read-only: documents cannot be removed here"]
+            if not self.access.login:
+                return ["documents can be removed here only by signed-in users; use ftzqa remove on the server"]
+            return [f"{user or 'this user'} may not remove documents on this server; ask its operator"]
+        names = list(dict.fromkeys(d for d in doc_ids if isinstance(d, str) and d))
+        if not names:
+            return ["choose the documents to remove first"]
+        if len(names) > MAX_REMOVE:
+            return [f"{len(names):,} documents chosen, and one removal may take at most {MAX_REMOVE:,}; choose fewer"]
+        from ..index import remove
+
+        with self._update:
+            try:
+                summary = remove(names, self.corpus_dir, self.index_dir, self.settings)
+                self._set(self._load())
+            except FtzqaError as exc:
+                log.warning("removal failed: %s", exc)
+                return [self.public(f"nothing removed: {exc}")]
+        log.info("%s removed %s", user, ", ".join(names))
+        return [self.public(f"removed {', '.join(names)}"),
+                f"{summary.documents} documents, {summary.passages} passages left"]
 
     def _within_passage_budget(self, files: list[tuple[str, bytes]]) -> tuple[list[tuple[str, bytes]], list[str]]:
         """Files taken in order while their passages fit ``max_upload_passages``; the rest refused."""

@@ -21,10 +21,14 @@ from ..retrieve import check_question
 from ..sanitize import without_surrogates
 from ..settings import MAX_UPLOAD_MB, UPLOAD_CACHE_SECONDS, env_int
 from .followup import resolve
+from .mcp_tool import DESCRIPTION as MCP_DESCRIPTION
+from .mcp_tool import RequireToken, make_tool, mcp_problem, not_a_tool
 from .render import render_answer, render_error
 from .service import Service
+from .source_ui import add_source_viewer
 from .style import CSS, theme
 from .uploads import UPLOAD_SUFFIXES
+from .viewer import VIEWER_CSS
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +173,11 @@ def upload_cache_seconds() -> int:
     return env_int("FTZQA_UPLOAD_CACHE_SECONDS", 1, UPLOAD_CACHE_SECONDS)
 
 
-def build_ui(service: Service, *, default_k: int = 3, examples: Sequence[str] = EXAMPLES) -> gr.Blocks:
-    """The page for ``service`` (already started). Launch it with :func:`launch`."""
+def build_ui(
+    service: Service, *, default_k: int = 3, examples: Sequence[str] = EXAMPLES, mcp: bool = False
+) -> gr.Blocks:
+    """The page for ``service`` (already started). Launch it with :func:`launch` (with ``mcp``,
+    pass ``mcp=True`` there too: the page then also has the MCP tool ``ask``)."""
     demo: gr.Blocks
     access = service.access
     cache = upload_cache_seconds()
@@ -225,10 +232,15 @@ def build_ui(service: Service, *, default_k: int = 3, examples: Sequence[str] = 
                             label="Drop .txt, .md, .html, .pdf or .docx files to add them", elem_id="fq-files",
                         )
                         result = gr.Markdown(elem_id="fq-add-result")
+                        if access.removals:  # only with logins, never read-only: else no handler exists
+                            from .removal import RemovalControls
+
+                            removal = RemovalControls(service)
                 status = gr.Markdown(service.status_line(), elem_classes="fq-status", elem_id="fq-status")
                 gr.HTML(HELP)
 
         demo.load(service.status_line, outputs=[status], api_visibility="private")  # current on every visit
+        add_source_viewer(demo, service)  # citations open their document; so do permalinks
         if access.uploads and access.upload_users is not None:
 
             def show_panel(request: gr.Request) -> Any:
@@ -256,6 +268,8 @@ def build_ui(service: Service, *, default_k: int = 3, examples: Sequence[str] = 
                 make_add(service), inputs=[files], outputs=[result, status, files],
                 api_visibility="private", concurrency_limit=None,
             )
+            if access.removals:
+                removal.wire(demo, status)
 
         def ask_api(question: str, k: int = default_k, mode: str = "hybrid") -> dict[str, Any]:
             try:
@@ -265,9 +279,11 @@ def build_ui(service: Service, *, default_k: int = 3, examples: Sequence[str] = 
                 return {"error": "the search failed unexpectedly; the details are in the server log"}
 
         gr_api(
-            ask_api, api_name="ask", api_description=API_DOC,
+            not_a_tool(ask_api), api_name="ask", api_description=API_DOC,
             concurrency_id="search", concurrency_limit=SEARCH_CONCURRENCY,
         )
+        if mcp:  # the MCP tool: the same answer as JSON text; not queued, so no loopback login is needed
+            gr_api(make_tool(service, default_k), api_name="ask_json", api_description=MCP_DESCRIPTION, queue=False)
     return demo
 
 
@@ -289,10 +305,31 @@ class _RefuseUploads:
         await self.app(scope, receive, send)
 
 
-def launch(demo: gr.Blocks, service: Service | None = None, **kwargs: Any) -> Any:
+def _middleware(cls: Any, **options: Any) -> Any:
+    from starlette.middleware import Middleware
+
+    return Middleware(cls, **options)
+
+
+def launch(
+    demo: gr.Blocks, service: Service | None = None, *, mcp: bool = False, mcp_token: str | None = None, **kwargs: Any
+) -> Any:
     """``demo.launch`` with the page's theme and style (Gradio 6 takes them at launch), Gradio's
-    login when ``service.access`` has users, and uploads refused outright when it is read-only."""
+    login when ``service.access`` has users, and uploads refused outright when it is read-only.
+
+    ``mcp`` serves Gradio's MCP server at /gradio_api/mcp; with ``mcp_token`` every request there
+    needs ``Authorization: Bearer TOKEN`` (required with logins: see ``mcp_tool``)."""
     kwargs.setdefault("max_file_size", f"{MAX_UPLOAD_MB}mb")
+    kwargs["mcp_server"] = mcp  # never turned on by GRADIO_MCP_SERVER behind our back
+    problem = mcp_problem(service is not None and service.access.login, mcp_token) if mcp else None
+    if problem:
+        raise ValueError(problem)
+    if mcp and mcp_token:
+        app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+        app_kwargs["middleware"] = [
+            *app_kwargs.get("middleware", []), _middleware(RequireToken, token=mcp_token)
+        ]
+        kwargs["app_kwargs"] = app_kwargs
     if service is not None:
         access = service.access
         if access.login:
@@ -304,4 +341,4 @@ def launch(demo: gr.Blocks, service: Service | None = None, **kwargs: Any) -> An
             app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
             app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(_RefuseUploads)]
             kwargs["app_kwargs"] = app_kwargs
-    return demo.launch(theme=theme(), css=CSS, footer_links=["api"], **kwargs)
+    return demo.launch(theme=theme(), css=CSS + VIEWER_CSS, footer_links=["api"], **kwargs)
