@@ -219,7 +219,8 @@ def _watch(args: argparse.Namespace) -> int:
 
     if not args.verbose:  # read_corpus logs each skipped file; the watcher prints it once itself
         logging.getLogger("ftzqa.corpus").setLevel(logging.ERROR)
-    watcher = Watcher(args.corpus, args.index, settings, embedder=load_model, report=report, quiet=quiet)
+    watcher = Watcher(args.corpus, args.index, settings, embedder=load_model, report=report, quiet=quiet,
+                      store=args.store)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: watcher.stop())
     try:
         watcher.run(ready=lambda: report(f"watching {args.corpus} for changes (Ctrl-C to stop)"))

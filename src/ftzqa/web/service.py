@@ -338,7 +338,7 @@ class Service:
 
         with self._update:
             try:
-                summary = remove(names, self.corpus_dir, self.index_dir, self.settings)
+                summary = remove(names, self.corpus_dir, self.index_dir, self.settings, store=self.store)
                 self._set(self._load())
             except FtzqaError as exc:
                 log.warning("removal failed: %s", exc)
