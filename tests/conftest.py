@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -94,6 +96,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def milvus_spec(index_dir: str | Path) -> str:
     """The Milvus Lite file that stands for the index folder ``index_dir`` under --store milvus."""
     return f"milvus:{Path(index_dir).absolute()}.milvus.db"
+
+
+def store_args(index_dir: str | Path) -> list[str]:
+    """The ``--store`` arguments a child process (``ftzqa ...``, ``app.py``) needs for the index
+    folder ``index_dir`` under the store being tested (none for the embedded store)."""
+    if os.environ.get("FTZQA_TEST_STORE") == "milvus":
+        return ["--store", milvus_spec(index_dir)]
+    return []
+
+
+def manifest_of(index_dir: str | Path) -> dict[str, Any]:
+    """The live manifest of the index at ``index_dir``, in whichever store is being tested."""
+    from ftzqa.index import load_index
+
+    store = load_index(index_dir, query_encoder=False, for_writing=True)
+    try:
+        return dict(store.manifest)
+    finally:
+        store.close()
+
+
+def version_of(index_dir: str | Path) -> str:
+    """The live version (embedded: generation) of the index at ``index_dir``: changes with every write."""
+    from ftzqa.index import load_index
+
+    store = load_index(index_dir, query_encoder=False, for_writing=True)
+    try:
+        return store.version
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="session")
