@@ -66,10 +66,10 @@ def _lock_dir(location: Location) -> Path:
     return location if isinstance(location, Path) else location.lock_dir
 
 
-def _milvus_store(target: Any, model: str | None) -> MilvusStore:
+def _milvus_store(target: Any, model: str | None, locked: bool = False) -> MilvusStore:
     from .storage.milvus import open_store
 
-    store = open_store(target)
+    store = open_store(target, locked)
     corpus = str(store.manifest.get("corpus", "corpus"))
     if store.manifest.get("format_version") != FORMAT_VERSION:
         raise _refuse(target, f"has format version {store.manifest.get('format_version')!r}, this ftzqa reads "
@@ -199,13 +199,15 @@ def load_index(
 
 
 def open_location(
-    location: Location, model: str | None = None, *, query_encoder: bool = True, for_writing: bool = False
+    location: Location, model: str | None = None, *, query_encoder: bool = True, for_writing: bool = False,
+    locked: bool = False,
 ) -> AnyStore:
-    """``load_index`` of a resolved location (``FTZQA_STORE`` is not consulted again)."""
+    """``load_index`` of a resolved location (``FTZQA_STORE`` is not consulted again). ``locked``:
+    the caller holds the writer lock (a Milvus change still marked in progress was interrupted)."""
     from .storage.embedded import EmbeddedStore
 
     if not isinstance(location, Path):
-        return _milvus_store(location, model)
+        return _milvus_store(location, model, locked)
     index_dir = location
     gen, m = read_manifest(index_dir)
     corpus = str(m.get("corpus", "corpus"))
@@ -243,7 +245,7 @@ def open_location(
 def _previous(index_dir: Location) -> AnyStore | None:
     """The current index opened for writing, or None when there is none or it cannot be read."""
     try:
-        return open_location(index_dir, query_encoder=False, for_writing=True)
+        return open_location(index_dir, query_encoder=False, for_writing=True, locked=True)
     except (IndexMissingError, IndexMismatchError):
         return None
 
@@ -570,7 +572,7 @@ def remove(
     settings = settings or Settings.from_env()
     location = resolve(index_dir, store)
     with writer_lock(_lock_dir(location)):
-        previous = open_location(location, query_encoder=False, for_writing=True)
+        previous = open_location(location, query_encoder=False, for_writing=True, locked=True)
         try:
             from .storage.writer import EmbeddedWriter, Encoder
 

@@ -382,14 +382,24 @@ class MilvusStore:
         pass  # the connection is shared per process (milvus_schema.client) and closed at exit
 
 
-def open_store(target: MilvusTarget) -> MilvusStore:
-    """The live version of the index at ``target`` (IndexMissingError when there is none)."""
+def _still_writing(target: MilvusTarget, writer_active: Any) -> bool:
+    """``writing`` is set: is a change in progress (a writer on this machine holds the lock; the
+    rows it adds stay hidden from the live version), or was one interrupted (nobody holds it, and
+    the mark is still there once that is known)?"""
+    return bool(writer_active(target.lock_dir)) or ms.get_meta(target, "writing") is None
+
+
+def open_store(target: MilvusTarget, locked: bool = False) -> MilvusStore:
+    """The live version of the index at ``target`` (IndexMissingError when there is none).
+
+    ``locked``: the caller holds the writer lock (it is about to change the store)."""
     from ..errors import IndexDamagedError
+    from ..store import writer_active
 
     now = ms.current(target)
     if now is None:
         raise ms.missing(target)
-    if ms.get_meta(target, "writing") is not None:
+    if ms.get_meta(target, "writing") is not None and (locked or not _still_writing(target, writer_active)):
         raise IndexDamagedError(
             f"the Milvus store {target.spec!r} holds a change that was interrupted; rebuild it: "
             f"ftzqa build --corpus corpus --store {target.spec}"

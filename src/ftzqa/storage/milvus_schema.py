@@ -65,6 +65,11 @@ def client(target: MilvusTarget) -> Any:
             ) from None
         if target.lite:
             target.lock_dir.mkdir(parents=True, exist_ok=True)
+            # Milvus Lite's in-process gRPC server logs a traceback each time the client probes an
+            # RPC Lite does not implement (AllocTimestamp); the client copes, the user needs no trace
+            import logging
+
+            logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         try:
             made = MilvusClient(target.uri, timeout=30)
         except Exception as exc:  # noqa: BLE001 - any connection failure means the same to the user
@@ -268,5 +273,5 @@ def batched(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
 
 def missing(target: MilvusTarget) -> IndexMissingError:
     return IndexMissingError(
-        f"no index in the Milvus store {target.spec!r}; build one: ftzqa build --corpus corpus --store {target.spec}"
+        f"no index at {target.spec!r} (a Milvus store); build one: ftzqa build --corpus corpus --store {target.spec}"
     )
