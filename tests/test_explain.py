@@ -62,3 +62,15 @@ def test_the_kind_of_answer_is_missing() -> None:
 def test_no_passages() -> None:
     query = analyse("anything", LEXICON, TOKENIZE, VOCAB.__contains__)
     assert explain(query, None, None, False).reason == "Not found: the documents have no passages to show."
+
+
+def test_a_period_the_passage_does_not_state() -> None:
+    why = _explain("new market entities per day in yunnan in h1", found=False)
+    assert why.reason == (
+        "Not found: the closest passage matches new market entities · day · yunnan, but not for the first half."
+    )
+
+
+def test_a_lower_case_name_english_capitalises_and_the_documents_never_mention() -> None:
+    why = _explain("new market entities per day in laos", found=False)
+    assert why.reason == "Not found: the documents never mention laos."

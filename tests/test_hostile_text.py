@@ -260,3 +260,23 @@ def _old_take(blocks: list[str], n: int) -> list[str]:
         out.append(block)
         count += not heading.match(block)
     return out
+
+
+PERIOD_RUNS = {
+    "months": "january " * (MB // 8),
+    "ranges": "jan-jul " * (MB // 8),
+    "first": "first " * (MB // 6),
+    "first_half": "first half " * (MB // 11),
+}
+
+
+@pytest.mark.parametrize("name", NAMES + sorted(PERIOD_RUNS))
+def test_periods_are_linear(name: str) -> None:
+    from ftzqa.periods import periods, states
+
+    hostile = HOSTILE.get(name) or PERIOD_RUNS[name]
+    tokens = hostile.lower().split()
+    for period in periods("first half jan-july in august q3 first 7 months"):
+        states(tokens, period)
+    periods(hostile)
+    resolve("what about " + hostile[:1000], hostile, None, lambda w, c: [0.0] * len(c))

@@ -374,3 +374,39 @@ def test_passage_inputs_embed_alike(article_index: Path, real_embedder: Sentence
     texts = [embed_input(p, index.with_title) for p in passages]
     got = _onnx(article_index).encode(texts)
     assert float((got * index.vectors(index.first_ids(len(passages)))).sum(axis=1).min()) >= 0.9999
+
+
+def test_adding_a_small_document_embeds_it_without_torch_like_sentence_transformers(
+    article_index: Path, tmp_path: Path, real_embedder: SentenceTransformerEmbedder
+) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ARTICLE_CORPUS, corpus)
+    index_dir = tmp_path / "index"
+    shutil.copytree(article_index, index_dir)
+    new = tmp_path / "hainan.md"
+    new.write_text("# Hainan\n\nHainan Free Trade Port cut tariffs on 1,500 goods in 2025.\n", encoding="utf-8")
+    script = (
+        "import json, sys\n"
+        "from ftzqa.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})\n"
+        "print(json.dumps(heavy), file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", script, "add", str(new), "--corpus", str(corpus), "--index", str(index_dir)],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    heavy = json.loads(done.stderr.strip().splitlines()[-1])
+    assert not [m for m in heavy if m.split(".")[0] in ("torch", "transformers", "sentence_transformers")]
+    assert "1 embedded" in done.stdout
+    store = load_index(index_dir)
+    try:
+        (passage,) = [p for p in store.iter_passages() if p.doc_id == "hainan.md"]
+        want = real_embedder.encode([embed_input(passage, store.with_title)])[0]
+        ids, scores = store.dense_search(want / np.linalg.norm(want), 1)  # inner product with the stored vector
+        assert store.passages([int(ids[0])])[0] == passage and float(scores[0]) >= 0.9999
+    finally:
+        store.close()

@@ -122,3 +122,18 @@ def test_a_sentence_holds_the_kind_asked_for() -> None:
     assert not holds(PERSON, "I believe so. Tang Wenhong said.", given)
     assert holds(PERSON, "Tang Wenhong, Director of the Department, stated", given)
     assert holds(None, "anything at all")
+
+
+def test_unseen_lower_case_words_english_writes_capitalised_are_names() -> None:
+    q = _analyse("yunnan exports to laos in h1")
+    by_text = {w.text: w for w in q.words}
+    assert by_text["laos"].kind == NAME and not by_text["laos"].known  # never indexed: no passage answers
+    q = _analyse("what sort of exports rose")  # an ordinary word the index never saw stays a topic word
+    assert {w.text: w.kind for w in q.words}["sort"] == TOPIC
+
+
+def test_proper_noun_list_knows_names_from_ordinary_words() -> None:
+    from ftzqa.propernouns import usually_capitalised
+
+    assert all(usually_capitalised(w) for w in ("laos", "guangdong", "sheffield", "samoa"))
+    assert not any(usually_capitalised(w) for w in ("sort", "firms", "exports", "june", "monday"))

@@ -22,6 +22,9 @@ from ftzqa.retrieve import Retriever
         "what did the honghe area of guangxi adopt",  # Honghe is in Yunnan
         "How many Qilu Eurasian trains ran in 2019?",  # a year the article never mentions
         "Who is the deputy director of the Hainan Provincial Department of Commerce?",  # never mentioned
+        "how much did yunnan export to laos",  # lower case, a country the article never mentions
+        "qilu eurasian train yoy growth in h1",  # the article gives the first seven months
+        "foreign capital used in the six zones jan-june",  # ditto
     ],
 )
 def test_near_misses_are_not_found_and_say_what_is_missing(article_retriever: Retriever, question: str) -> None:
@@ -37,6 +40,8 @@ def test_near_misses_are_not_found_and_say_what_is_missing(article_retriever: Re
         ("when was the commerce ministry press conference", "September 2"),
         ("qilu eurasian trains first 7 months", "879 trains"),
         ("youyiguan port customs clearance time cut", "80%"),
+        ("ftzs foreign capital actually used jan-jul", "13.11 billion yuan"),
+        ("yunnan exports to vietnam h1", "41.8%"),
     ],
 )
 def test_loosely_worded_real_questions_are_found(
@@ -89,3 +94,16 @@ def test_cli_prints_the_one_line_reason(article_index: Path, capsys: pytest.Capt
     assert cli.main(["ask", "qingdoa visa free transit", "--index", str(article_index), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["searched"] == "qingdao visa free transit" and d["reason"].startswith("Matched: ")
+
+
+def test_a_follow_up_swaps_the_word_the_model_finds_closest(article_retriever: Retriever) -> None:
+    from ftzqa.web.followup import embedding_similarity, resolve
+
+    similar = embedding_similarity(article_retriever.embedder.encode)
+    is_name = article_retriever.store.lexicon.is_name
+    swapped = resolve("what about imports", "yunnan vietnam exports h1", is_name, similar)
+    assert swapped.query == "yunnan vietnam imports h1" and swapped.rule == "follow-up: imports in place of exports"
+    kept = resolve("and the yoy increase", "qilu eurasian trains jan-july", is_name, similar)
+    assert kept.query == "qilu eurasian trains jan-july the yoy increase"
+    answer = article_retriever.search(kept.query, k=3)
+    assert answer.found and "41.5%" in answer.hits[0].evidence.text

@@ -118,6 +118,31 @@ def test_follow_up_rule(question: str, previous: str | None, query: str) -> None
     assert bool(resolved.rule) == (query != question)
 
 
+def _similar(word: str, candidates: list[str]) -> list[float]:
+    """A stand-in similarity for the rule's logic (the real model's is tested in test_verdict.py)."""
+    siblings = {frozenset({"imports", "exports"}), frozenset({"2019", "2020"})}
+    return [0.7 if frozenset({word, c}) in siblings else 0.2 for c in candidates]
+
+
+@pytest.mark.parametrize(
+    ("question", "previous", "query"),
+    [
+        ("what about imports", "yunnan vietnam exports h1", "yunnan vietnam imports h1"),
+        ("And 2019?", "Exports in 2020?", "Exports in 2019?"),
+        # nothing close enough, or more than one word: appended as before
+        ("and the growth", "yunnan vietnam exports h1", "yunnan vietnam exports h1 the growth"),
+        ("and imports growth", "yunnan vietnam exports h1", "yunnan vietnam exports h1 imports growth"),
+        # a name still replaces the first name
+        ("And Yunnan?", "What were Heilongjiang's exports?", "What were Yunnan's exports?"),
+    ],
+)
+def test_a_follow_up_naming_one_thing_replaces_its_closest_word(question: str, previous: str, query: str) -> None:
+    resolved = resolve(question, previous, None, _similar)
+    assert resolved.query == query
+    if "in place of" in resolved.rule and "Yunnan" not in question:
+        assert resolved.rule.endswith("in place of exports") or resolved.rule.endswith("in place of 2020")
+
+
 def test_follow_up_helpers() -> None:
     assert content_words("What is it about Heilongjiang's trade?") == ["heilongjiang", "trade"]
     text = "What were Heilongjiang's exports to Russia?"

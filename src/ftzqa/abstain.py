@@ -12,7 +12,8 @@ For each of the top-ranked passages (all signals in [0, 1]):
   "DB10", "DST" by "daylight saving time", "United States" by "U.S."): a question about Guangxi
   is not answered by a passage about Yunnan, however close the rest of the wording; also 1 when
   the question can only be answered by a figure ("how many", "share of") and the passage holds
-  no number at all;
+  no number at all, or when the question names a period ("first half", "jan-july") that the passage
+  does not state in any form ("first six months", "January to July");
 - ``unknown_names``: share of the question's names and numbers found nowhere in the index;
 - ``unknown_terms``: share of the question's topic-word weight carried by words the index has
   never seen (after typo correction): "land leases" in an index that never mentions leases;
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 
 from .answertype import holds_figure
 from .evidence import Evidence
+from .periods import Period, states
 from .query import Query, Word
 
 SIGNALS = (
@@ -117,12 +119,19 @@ class Passage:
         self._initials: str | None = None
         self._compact: set[str] | None = None
         self._figure: bool | None = None
+        self._tokens: list[str] | None = None
 
     def has_figure(self) -> bool:
         """The passage holds a number, a number word or a percentage."""
         if self._figure is None:
             self._figure = holds_figure(self._text)
         return self._figure
+
+    def states(self, period: Period) -> bool:
+        """The passage states ``period`` in one of its forms ("first six months" for "h1")."""
+        if self._tokens is None:
+            self._tokens = [t.lower() for t in _WORD.findall(self._text)]
+        return states(self._tokens, period)
 
     def compact(self) -> set[str]:
         """The passage's words as written, dots taken out ("U.S." -> "US", "D.C." -> "DC")."""
@@ -184,13 +193,21 @@ def signals(
         cosine=cosine,
         coverage=coverage,
         topic_coverage=_share(topic_weight, passage.terms, topic_total, empty=1.0),
-        missing_names=1.0 if unmentioned or (query.figure and not passage.has_figure()) else 0.0,
+        missing_names=1.0 if unmentioned or _unmet(query, passage) else 0.0,
         unknown_names=unknown / len(phrases) if phrases else 0.0,
         unknown_terms=_share(topic_weight, unseen, topic_total, empty=0.0),
         names_near=evidence.names_near,
         type_ok=1.0 if evidence.holds_type else 0.0,
         rival=max(0.0, rival - _share(topic_weight, passage.terms, topic_total, empty=1.0)),
     )
+
+
+def _unmet(query: Query, passage: Passage) -> bool:
+    """Only a figure answers the question and the passage has none, or it names a period the
+    passage does not state."""
+    if query.figure and not passage.has_figure():
+        return True
+    return any(not passage.states(p) for p in query.periods)
 
 
 def rival_topic(query: Query, passage: Passage, idf: Callable[[str], float]) -> float:

@@ -344,7 +344,12 @@ def judge_all(
     out = []
     lexicon = getattr(getattr(retriever, "store", None) or getattr(retriever, "index", None), "lexicon", None)
     is_name = getattr(lexicon, "is_name", None)
-    for item, query in zip(items, searched_queries(items, is_name), strict=True):
+    similar = None
+    if any(item.previous for item in items) and getattr(retriever, "embedder", None) is not None:
+        from .web.followup import embedding_similarity
+
+        similar = embedding_similarity(retriever.embedder.encode)  # type: ignore[attr-defined]
+    for item, query in zip(items, searched_queries(items, is_name, similar), strict=True):
         answer = retriever.search(query, k=depth, mode=mode)
         n_relevant = count_relevant(texts, item.answers) if texts is not None and item.answers else None
         out.append(judge(answer, item.answers, n_relevant, depth, kind=item.kind, followup=item.followup))

@@ -55,12 +55,15 @@ def explain(query: Query, passage: Passage | None, signals: Signals | None, foun
         return Explanation(matched, missing, f"Matched: {_join(matched)}" if matched else "Matched by meaning")
     unknown_names = [w.surface for w in miss if w.kind in (NAME, NUMBER) and not w.known]
     other_names = [w.surface for w in miss if w.kind in (NAME, NUMBER) and w.known]
+    periods = [p.label for p in query.periods if not passage.states(p)]
     unknown_terms = [w.surface for w in miss if w.kind not in (NAME, NUMBER) and not w.known]
     has = f"the closest passage matches {_join(matched)}" if matched else "no passage matches the question's words"
     if unknown_names:
         reason = f"the documents never mention {_or_list(unknown_names)}"
     elif other_names:
         reason = f"{has}, but not {_or_list(other_names)} (mentioned elsewhere in the documents)"
+    elif periods:
+        reason = f"{has}, but not for {_or_list(periods)}"
     elif unknown_terms:
         reason = f"{has}, but the documents never mention {_or_list(unknown_terms)}"
     elif query.asked is not None and signals.type_ok < 0.5:

@@ -140,12 +140,17 @@ def _chains(items: Sequence[GoldItem], where: str) -> dict[str, str | None]:
     return before
 
 
-def searched_queries(items: Sequence[GoldItem], is_name: Callable[[str], bool] | None = None) -> list[str]:
+def searched_queries(
+    items: Sequence[GoldItem],
+    is_name: Callable[[str], bool] | None = None,
+    similar: Callable[[str, list[str]], list[float]] | None = None,
+) -> list[str]:
     """What the product searches for each item: follow-ups rewritten by its own follow-up rule.
 
     A follow-up's ``previous`` is resolved first when it is itself a follow-up in ``items``
     (so "and for Jiangsu" -> "and what about exports" chains resolve in order). ``is_name``
-    tells names typed in lower case, as the page does with the index's lexicon.
+    tells names typed in lower case, as the page does with the index's lexicon; ``similar``
+    compares words, as the page does with the index's model ("what about imports").
     """
     from .web.followup import resolve
 
@@ -155,7 +160,10 @@ def searched_queries(items: Sequence[GoldItem], is_name: Callable[[str], bool] |
     def searched(question: str) -> str:
         if question not in memo:
             previous = before.get(question)
-            memo[question] = question if previous is None else resolve(question, searched(previous), is_name).query
+            if previous is None:
+                memo[question] = question
+            else:
+                memo[question] = resolve(question, searched(previous), is_name, similar).query
         return memo[question]
 
     return [item.question if item.previous is None else searched(item.question) for item in items]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -554,10 +555,37 @@ def update(
             return BuildSummary(len(indexed), previous.passage_count, 0, previous.passage_count, 0,
                                 time.perf_counter() - started, [s.reason for s in report.skipped],
                                 len(getattr(previous, "infos", [1])))
+        if embedder is None and isinstance(location, Path):  # the ONNX encoder lives in the index folder
+            from .storage.embedded import EmbeddedStore
+
+            if isinstance(previous, EmbeddedStore):
+                embedder = _small_update_embedder(previous, report.documents, settings)
         return _write(corpus_dir, location, settings, embedder, show_progress, previous, previous, report,
                       gone, files, started, removed=len(gone))
     finally:
         previous.close()
+
+
+# new text up to this size is embedded with the index's ONNX encoder rather than by loading torch
+# and sentence-transformers (several seconds before the first vector): bench/scale.py, "add one"
+SMALL_UPDATE_CHARS = 500_000
+
+
+def _small_update_embedder(previous: EmbeddedStore, documents: list[Document], settings: Settings) -> Embedder | None:
+    """The index's ONNX encoder for a small update on the CPU (it matches sentence-transformers within
+    cosine 0.9999, checked when it was exported), else None (sentence-transformers)."""
+    if settings.device not in (None, "cpu") or sum(len(d.text) for d in documents) > SMALL_UPDATE_CHARS:
+        return None
+    from .onnx_embed import OnnxEmbedder, spec_of
+
+    try:
+        spec = spec_of(previous.manifest)
+        if spec is None or spec.model != previous.model:
+            return None
+        return OnnxEmbedder.for_index(previous.path.parent, previous.path, spec, threads=os.cpu_count() or 1)
+    except Exception as exc:  # noqa: BLE001 - any failure: embed with sentence-transformers as a build does
+        log.info("small update without the ONNX encoder (%s: %s)", type(exc).__name__, exc)
+        return None
 
 
 def remove(

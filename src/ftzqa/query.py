@@ -4,13 +4,14 @@ of answer it asks for.
 ``analyse`` turns a question into a ``Query``:
 
 - each content word becomes a ``Word``: a *name* (place, body, person: a word the documents write
-  capitalised, or an unseen word capitalised in the question), a *number* (years included) or a
-  plain *topic* word; ``known`` says whether the index holds it;
+  capitalised, an unseen word capitalised in the question, or an unseen word English usually
+  writes capitalised, such as "laos" in a question typed in lower case: ``propernouns``), a
+  *number* (years included) or a plain *topic* word; ``known`` says whether the index holds it;
 - a word the index has never seen is spelled out when it is common shorthand ("h1" -> "first
   half", "jan" -> "january") or an acronym of the documents ("ftz" -> "free trade zone",
   ``Lexicon.spell_out``), else corrected to the closest indexed word (``Lexicon.correct``);
   ``searched`` is the question with those replacements, and is what gets searched;
-- ``asked`` is the kind of answer wanted (``answertype``).
+- ``asked`` is the kind of answer wanted (``answertype``); ``periods`` the periods it names.
 
 One pass over the question's tokens; nothing here depends on the passages.
 """
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from .answertype import asked as asked_kind
 from .answertype import asks_figure
 from .lexicon import Lexicon
+from .periods import Period, periods
+from .propernouns import usually_capitalised
 
 # shorthand people type that documents spell out; language-level, not about any corpus
 SHORTHAND = {
@@ -113,6 +116,7 @@ class Query:
     asked: str | None = None
     type_words: frozenset[str] = field(default_factory=frozenset)  # "year" in "what year": not topic
     figure: bool = False  # only a figure answers it ("how many", "share of"): see answertype.asks_figure
+    periods: tuple[Period, ...] = ()  # "first half", "jan-july": the passage must state them (``periods``)
 
     @property
     def names(self) -> tuple[Word, ...]:
@@ -196,9 +200,13 @@ def analyse(
         elif cased and not is_first:
             name = evidence is not False  # capitalised by the asker; a name unless the documents disagree
         else:
-            name = evidence is True
+            # the documents' own writing decides; for a word they never use, English usage does
+            # ("laos" is a name, "sort" is not)
+            name = evidence is True or (evidence is None and not is_known and usually_capitalised(text))
         words.append(Word(surface, text, NAME if name else TOPIC, tuple(terms), is_known, at))
         pieces.append(text if text != low else surface)
     pieces.append(question[pos:])
     searched = "".join(pieces) if corrections else question
-    return Query(question, searched, tuple(words), tuple(corrections), kind, type_words, asks_figure(question))
+    return Query(
+        question, searched, tuple(words), tuple(corrections), kind, type_words, asks_figure(question), periods(searched)
+    )

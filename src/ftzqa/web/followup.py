@@ -3,8 +3,10 @@
 A question is a follow-up when it starts with "and", "what about", "how about" or "what of",
 or when it has no content words of its own ("How many?"). A follow-up that only names
 something ("And Yunnan?") replaces the first name in the previous question ("What was
-Heilongjiang's trade?" -> "What was Yunnan's trade?"); any other follow-up is appended to the
-previous question. Everything else is searched as typed.
+Heilongjiang's trade?" -> "What was Yunnan's trade?"); one that names a single other thing
+("What about imports?") replaces the previous question's word closest to it in meaning, when one
+is close enough (``SWAP_SIMILARITY``: "exports"; the embedding model decides); any other
+follow-up is appended to the previous question. Everything else is searched as typed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 _CUE = re.compile(r"^\s*(?:(?:and\s+)?(?:what|how)\s+about|(?:and\s+)?what\s+of|and)\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_](?:[\w'’.-]*[^\W_])?")
@@ -47,6 +50,24 @@ def content_words(text: str) -> list[str]:
 
 
 IsName = Callable[[str], bool]
+# (word, candidates) -> similarity of word to each candidate, in [-1, 1]
+Similar = Callable[[str, list[str]], list[float]]
+# cosine of the model's word vectors: siblings a follow-up swaps in are close (imports/exports
+# 0.63, south/north 0.68, 2019/2020 0.72), unrelated words of the same question are not (<= 0.4)
+SWAP_SIMILARITY = 0.55
+
+
+def embedding_similarity(encode: Callable[[list[str]], Any]) -> Similar:
+    """A ``Similar`` from an embedder's ``encode`` (rows: one vector per text)."""
+
+    def similar(word: str, candidates: list[str]) -> list[float]:
+        import numpy as np
+
+        vectors = np.asarray(encode([word, *candidates]), dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return [float(x) for x in vectors[1:] @ vectors[0]]
+
+    return similar
 
 
 def _capitalised(word: str) -> bool:
@@ -82,10 +103,32 @@ def _is_name(text: str, is_name: IsName | None = None) -> bool:
     )
 
 
-def resolve(question: str, previous: str | None, is_name: IsName | None = None) -> Resolved:
+def _swap_word(rest: str, previous: str, similar: Similar) -> Resolved | None:
+    """``previous`` with its word closest in meaning to the one word of ``rest``, or None."""
+    words = content_words(rest)
+    if len(words) != 1:
+        return None
+    spans = [m for m in _WORD.finditer(previous) if content_words(m.group(0))]
+    candidates = [m for m in spans if content_words(m.group(0))[0] != words[0]]
+    if not candidates:
+        return None
+    scores = similar(words[0], [content_words(m.group(0))[0] for m in candidates])
+    best = max(range(len(candidates)), key=scores.__getitem__)
+    if scores[best] < SWAP_SIMILARITY:
+        return None
+    m = candidates[best]
+    new = next(w.group(0) for w in _WORD.finditer(rest) if content_words(w.group(0)))
+    query = previous[: m.start()] + new + previous[m.end() :]
+    return Resolved(query, f"follow-up: {new} in place of {m.group(0)}")
+
+
+def resolve(
+    question: str, previous: str | None, is_name: IsName | None = None, similar: Similar | None = None
+) -> Resolved:
     """The query to search for ``question`` given the previous searched query (if any).
 
     ``is_name``: tells names typed in lower case ("and yunnan"); the index's lexicon provides it.
+    ``similar``: word similarity (the index's embedding model) for "what about imports".
     """
     question = question.strip()
     if not previous or not question:
@@ -106,6 +149,10 @@ def resolve(question: str, previous: str | None, is_name: IsName | None = None) 
             return Resolved(query, f"follow-up: {new} in place of {previous[start:end]}")
     if not rest:
         return Resolved(previous, "follow-up: the previous question again")
+    if similar is not None:
+        swapped = _swap_word(rest, previous, similar)
+        if swapped is not None:
+            return swapped
     base = previous.rstrip()
     mark = base[-1] if base[-1] in "?.!" else ""
     return Resolved(f"{base.rstrip('?.! ')} {rest}{mark}", "follow-up: added to the previous question")

@@ -233,6 +233,16 @@ class Service:
             retriever = self._retriever
         return retriever is not None and retriever.store.lexicon.is_name(word)
 
+    def similar(self, word: str, candidates: list[str]) -> list[float]:
+        """Similarity of ``word`` to each candidate by the loaded index's model (follow-ups)."""
+        from .followup import embedding_similarity
+
+        with self._swap:
+            retriever = self._retriever
+        if retriever is None:
+            return [0.0] * len(candidates)
+        return embedding_similarity(retriever.embedder.encode)(word, candidates)
+
     def status(self) -> Status | None:
         with self._swap:
             r = self._retriever

@@ -94,7 +94,7 @@ def make_respond(service: Service) -> Respond:
             history.append({"role": "user", "content": _shown(raw)})
         try:
             question = check_question(raw, service.settings.max_question_chars)  # length first
-            resolved = resolve(question, previous, service.is_name)
+            resolved = resolve(question, previous, service.is_name, service.similar)
             answer, documents = service.ask(resolved.query, int(k), mode)
             reply = render_answer(answer, documents, mode=mode, rule=resolved.rule)
             previous = answer.question
