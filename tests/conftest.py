@@ -150,12 +150,14 @@ def _store_under_test(store_kind: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def _release_milvus(store_kind: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Stop the Milvus Lite servers a test started in its own folder (session indexes stay up)."""
+def _release_milvus(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Stop the Milvus Lite servers a test started in its own folder (session indexes stay up), on
+    either store (test_milvus.py opens Lite files in the embedded run too)."""
     yield
-    if store_kind == "milvus":
-        from ftzqa.storage import milvus_schema
+    import sys
 
+    milvus_schema = sys.modules.get("ftzqa.storage.milvus_schema")
+    if milvus_schema is not None:
         for uri in milvus_schema.open_uris():
             if uri.startswith(str(tmp_path)):
                 milvus_schema.release(uri)
