@@ -1,7 +1,8 @@
 """The web page: ``python app.py`` serves a chat over the index on http://127.0.0.1:7860.
 
 Flags: --host / --port (or Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT), --index
-(FTZQA_INDEX_DIR, default ``index``), --corpus (FTZQA_CORPUS_DIR, default ``corpus``), --k.
+(FTZQA_INDEX_DIR, default ``index``), --store (FTZQA_STORE: ``milvus:PATH.db`` or
+``milvus://HOST:PORT`` for the Milvus store), --corpus (FTZQA_CORPUS_DIR, default ``corpus``), --k.
 Access: --auth user:password (repeatable; FTZQA_AUTH, comma-separated), --auth-file FILE (one
 user:password per line), --read-only (FTZQA_READ_ONLY=1), --upload-users alice,bob
 (FTZQA_UPLOAD_USERS). Agents: --mcp (FTZQA_MCP=1) serves the MCP tool ``ask``; --mcp-token TOKEN
@@ -27,6 +28,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--index", default=default_index_dir(), help="index folder (env FTZQA_INDEX_DIR; %(default)s)")
     parser.add_argument(
         "--corpus", default=default_corpus_dir(), help="corpus folder (env FTZQA_CORPUS_DIR; %(default)s)"
+    )
+    parser.add_argument(
+        "--store", default=None,
+        help="embedded (the --index folder, default), milvus:PATH.db (Milvus Lite) or milvus://HOST:PORT "
+        "(env FTZQA_STORE)",
     )
     parser.add_argument("--k", type=int, default=3, help="passages shown per answer (default: %(default)s)")
     parser.add_argument(
@@ -89,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     from ftzqa.web.ui import build_ui, launch
 
     try:
-        service = Service(args.corpus, args.index, Settings.from_env(), access=args.access)
+        service = Service(args.corpus, args.index, Settings.from_env(), access=args.access, store=args.store)
         logging.getLogger("ftzqa").info("%s", service.start(background=True))
         demo = build_ui(service, default_k=args.k, mcp=args.mcp)
         if args.watch:

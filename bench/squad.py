@@ -2,6 +2,7 @@
 
     python bench/squad.py            # full run (all questions of the 48 evaluation articles)
     python bench/squad.py --quick    # 8 articles, 20 questions each
+    python bench/squad.py --quick --store milvus   # the same, every index in its own Milvus Lite file
 
 Relevance: a passage is relevant when it contains one of the question's answer texts.
 Per article, each article's index is asked: its own questions; near-misses of them
@@ -64,6 +65,27 @@ PLOT = REPO / "docs" / "verdict-pr.svg"
 FINE = [i / 100 for i in range(101)]  # thresholds of the plotted curves
 
 Judged = dict[str, list[Judgement]]  # mode -> judgements
+STORE = {"kind": "embedded"}  # --store: where each index of the run lives
+
+
+def store_of(index_dir: Path) -> str:
+    """The ``store=`` of the index folder ``index_dir``: the folder itself (embedded), or under
+    ``--store milvus`` a Milvus Lite file beside it (one per index, as ``pytest --store milvus``)."""
+    return f"milvus:{index_dir.absolute()}.milvus.db" if STORE["kind"] == "milvus" else "embedded"
+
+
+def index_and_load(corpus: Path, index_dir: Path, settings: Settings, embedder: CachedEmbedder) -> Retriever:
+    """Build the index of ``corpus`` in the chosen store and load it."""
+    build(corpus, index_dir, settings, embedder=embedder, store=store_of(index_dir))
+    return Retriever.load(index_dir, embedder=embedder, settings=settings, store=store_of(index_dir))
+
+
+def done_with(index_dir: Path) -> None:
+    """Stop the Milvus Lite server of ``index_dir``'s file (one per index would pile up)."""
+    if STORE["kind"] == "milvus":
+        from ftzqa.storage import milvus_schema
+
+        milvus_schema.release(store_of(index_dir)[len("milvus:"):])
 
 
 def near_misses(article: Article, questions: int | None, seed: int = 0) -> list[GoldItem]:
@@ -83,10 +105,11 @@ def pooled(
     modes: tuple[str, ...] = MODES,
 ) -> dict[str, EvalReport]:
     """All articles in one index; every article's questions asked of it."""
-    build(write_corpus(articles, work / "corpus"), work / "index", settings, embedder=embedder)
-    retriever = Retriever.load(work / "index", embedder=embedder, settings=settings)
+    retriever = index_and_load(write_corpus(articles, work / "corpus"), work / "index", settings, embedder)
     items = [item for art in articles for item in art.gold(questions)]
-    return reports_of({mode: judge_all(retriever, items, mode) for mode in modes}, threshold_of(retriever))
+    reports = reports_of({mode: judge_all(retriever, items, mode) for mode in modes}, threshold_of(retriever))
+    done_with(work / "index")
+    return reports
 
 
 def pooled_off_topic(
@@ -96,10 +119,11 @@ def pooled_off_topic(
     """The first half of the articles in one index; the second half's questions asked of it (off-topic)."""
     half = len(articles) // 2
     indexed, asked = articles[:half], articles[half:]
-    build(write_corpus(indexed, work / "corpus"), work / "index", settings, embedder=embedder)
-    retriever = Retriever.load(work / "index", embedder=embedder, settings=settings)
+    retriever = index_and_load(write_corpus(indexed, work / "corpus"), work / "index", settings, embedder)
     items = [GoldItem(x.question, ()) for art in asked for x in art.gold(questions)]
-    return reports_of({mode: judge_all(retriever, items, mode) for mode in modes}, threshold_of(retriever))
+    reports = reports_of({mode: judge_all(retriever, items, mode) for mode in modes}, threshold_of(retriever))
+    done_with(work / "index")
+    return reports
 
 
 def per_article(
@@ -112,8 +136,7 @@ def per_article(
     threshold = 0.5
     for i, art in enumerate(articles):
         folder = work / f"article-{i:03d}"
-        build(write_corpus([art], folder / "corpus"), folder / "index", settings, embedder=embedder)
-        retriever = Retriever.load(folder / "index", embedder=embedder, settings=settings)
+        retriever = index_and_load(write_corpus([art], folder / "corpus"), folder / "index", settings, embedder)
         threshold = threshold_of(retriever)
         other = articles[(i + 1) % len(articles)]
         items = (
@@ -123,6 +146,7 @@ def per_article(
         )
         for mode in modes:
             judged.setdefault(mode, []).extend(judge_all(retriever, items, mode))
+        done_with(folder / "index")
     return reports_of(judged, threshold)
 
 
@@ -132,12 +156,13 @@ def ftz_loose(
 ) -> dict[str, EvalReport]:
     """The loose FTZ gold set on an index of the repository's corpus (the article)."""
     judged = {m: [] for m in modes} if judged is None else judged
-    build(REPO / "corpus", work / "index", settings, embedder=embedder)
-    retriever = Retriever.load(work / "index", embedder=embedder, settings=settings)
+    retriever = index_and_load(REPO / "corpus", work / "index", settings, embedder)
     items = load_gold(LOOSE)
     for mode in modes:
         judged.setdefault(mode, []).extend(judge_all(retriever, items, mode))
-    return reports_of(judged, threshold_of(retriever))
+    reports = reports_of(judged, threshold_of(retriever))
+    done_with(work / "index")
+    return reports
 
 
 def plot(path: Path, squad: Judged, ftz: Judged, threshold: float, n_articles: int, mode: str = "hybrid") -> Path:
@@ -210,13 +235,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", choices=("eval", "dev"), default="eval", help="dev: the tuning articles")
     p.add_argument("--no-per-article", action="store_true")
     p.add_argument("--plot", type=Path, default=None, help="PR plot (default: docs/verdict-pr.svg on a full run)")
+    p.add_argument("--store", choices=("embedded", "milvus"), default="embedded",
+                   help="embedded (default) or milvus: each index in a Milvus Lite file of its own")
     add_setting_flags(p)
     args = p.parse_args(argv)
     quiet()
+    STORE["kind"] = args.store
+    suffix = "" if args.store == "embedded" else f"-{args.store}"
     if args.quick:
         args.articles, args.questions = args.articles or 8, args.questions or 20
     full = not (args.articles or args.questions) and args.split == "eval" and not args.no_per_article
-    plot_path = args.plot or (PLOT if full else REPO / "bench" / "results" / f"verdict-pr-{args.split}.svg")
+    plot_path = args.plot or (
+        PLOT if full and not suffix else REPO / "bench" / "results" / f"verdict-pr-{args.split}{suffix}.svg"
+    )
     settings = settings_from(args)
     times: dict[str, float] = {}
     started = time.perf_counter()
@@ -256,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     n_q = sum(len(a.gold(args.questions)) for a in articles)
     n_near = sum(len(v) for v in near.values())
     half = len(articles) // 2
-    print(f"\nSQuAD v1.1 train, {len(articles)} {args.split} articles, {n_q} questions, {n_near} near-misses")
+    print(f"\nSQuAD v1.1 train, {len(articles)} {args.split} articles, {n_q} questions, {n_near} near-misses, "
+          f"{args.store} store")
     print(f"settings: {settings_dict(settings)}")
     titles = {
         "pooled": "pooled (all articles in one index, their questions)",
@@ -271,8 +303,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{format_curve(reports)}")
     print(f"\ntimes (s): {times}; texts embedded this run: {embedder.embedded}")
     out = write_results(
-        f"squad-{args.split}",
+        f"squad-{args.split}{suffix}",
         {
+            "store": args.store,
             "articles": [a.title for a in articles],
             "questions": n_q,
             "near_misses": n_near,

@@ -74,6 +74,8 @@ def running_app(root: Path, *args: str, env: dict[str, str] | None = None) -> It
         **(env or {}),
     }
     cmd = [sys.executable, str(REPO / "app.py"), "--corpus", str(corpus), "--index", str(root / "index")]
+    if os.environ.get("FTZQA_TEST_STORE") == "milvus":  # pytest --store milvus
+        cmd += ["--store", f"milvus:{(root / 'index').absolute()}.milvus.db"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [*cmd, "--host", "127.0.0.1", "--port", str(port), *args], stdout=out, stderr=subprocess.STDOUT,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,6 +70,97 @@ def write_corpus(folder: Path, docs: dict[str, str] = TINY_DOCS) -> Path:
     for name, text in docs.items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
+
+
+# --- which store the suite runs against ------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store", default="embedded", choices=["embedded", "milvus"],
+        help="run the suite against this store: embedded (default) or milvus (every index the tests "
+        "build, beside its index folder, in a Milvus Lite file)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--store") != "milvus":
+        return
+    for item in items:
+        marker = item.get_closest_marker("embedded_only")
+        if marker is not None:
+            why = marker.args[0] if marker.args else marker.kwargs.get("reason", "about the embedded store")
+            item.add_marker(pytest.mark.skip(reason=f"embedded store only: {why}"))
+
+
+def milvus_spec(index_dir: str | Path) -> str:
+    """The Milvus Lite file that stands for the index folder ``index_dir`` under --store milvus."""
+    return f"milvus:{Path(index_dir).absolute()}.milvus.db"
+
+
+def store_args(index_dir: str | Path) -> list[str]:
+    """The ``--store`` arguments a child process (``ftzqa ...``, ``app.py``) needs for the index
+    folder ``index_dir`` under the store being tested (none for the embedded store)."""
+    if os.environ.get("FTZQA_TEST_STORE") == "milvus":
+        return ["--store", milvus_spec(index_dir)]
+    return []
+
+
+def manifest_of(index_dir: str | Path) -> dict[str, Any]:
+    """The live manifest of the index at ``index_dir``, in whichever store is being tested."""
+    from ftzqa.index import load_index
+
+    store = load_index(index_dir, query_encoder=False, for_writing=True)
+    try:
+        return dict(store.manifest)
+    finally:
+        store.close()
+
+
+def version_of(index_dir: str | Path) -> str:
+    """The live version (embedded: generation) of the index at ``index_dir``: changes with every write."""
+    from ftzqa.index import load_index
+
+    store = load_index(index_dir, query_encoder=False, for_writing=True)
+    try:
+        return store.version
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="session")
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--store"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _store_under_test(store_kind: str):  # type: ignore[no-untyped-def]
+    """Under --store milvus, every index a test builds or opens by folder (no store named) lives in
+    Milvus Lite beside that folder; Lite's servers are stopped at the end."""
+    if store_kind != "milvus":
+        yield
+        return
+    from ftzqa.storage import location, milvus_schema
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(location, "default_store", milvus_spec)
+        patch.setenv("FTZQA_TEST_STORE", "milvus")  # app_process: the child app gets --store too
+        yield
+    milvus_schema.close_all()
+
+
+@pytest.fixture(autouse=True)
+def _release_milvus(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Stop the Milvus Lite servers a test started in its own folder (session indexes stay up), on
+    either store (test_milvus.py opens Lite files in the embedded run too)."""
+    yield
+    import sys
+
+    milvus_schema = sys.modules.get("ftzqa.storage.milvus_schema")
+    if milvus_schema is not None:
+        for uri in milvus_schema.open_uris():
+            if uri.startswith(str(tmp_path)):
+                milvus_schema.release(uri)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, store_args
 
 from ftzqa import cli
 
@@ -57,7 +57,8 @@ def test_stale_index_warns_with_the_command(
     (tiny_corpus / "more.md").write_text("Extra text.", encoding="utf-8")
     assert cli.main(["ask", "Danube", "--index", str(tiny_index), "--corpus", str(tiny_corpus)]) == 0
     err = capsys.readouterr().err
-    assert "stale" in err and f"ftzqa build --corpus {tiny_corpus} --index {tiny_index}" in err
+    where = " ".join(store_args(tiny_index)) or f"--index {tiny_index}"  # the store the index is in
+    assert "stale" in err and f"ftzqa build --corpus {tiny_corpus} {where}" in err
 
 
 def test_add_command(

@@ -16,6 +16,9 @@ from conftest import FakeEmbedder, write_corpus
 from ftzqa.index import build, load_index
 from ftzqa.retrieve import Retriever
 
+# Milvus Lite opens a file in one process at a time; the Milvus store's interrupted change is in test_milvus.py
+pytestmark = pytest.mark.embedded_only("kill -9 of a child writing segment files, writers in two processes")
+
 TESTS = Path(__file__).parent
 
 # A child process that builds (or adds) with a slow fake embedder, so it can be killed mid-way.

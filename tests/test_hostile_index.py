@@ -141,6 +141,7 @@ def _one_line_error(err: str) -> str:
     return lines[0]
 
 
+@pytest.mark.embedded_only("damages the index folder's files")
 @pytest.mark.parametrize("damaged", list(DAMAGES), indirect=True)
 def test_damaged_index_is_one_line_with_the_fix_in_the_cli(
     damaged: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str]
@@ -153,6 +154,7 @@ def test_damaged_index_is_one_line_with_the_fix_in_the_cli(
     assert expected in line and ("ftzqa build" in line or "remove" in line), line
 
 
+@pytest.mark.embedded_only("damages the index folder's files")
 @pytest.mark.parametrize("damaged", list(DAMAGES), indirect=True)
 def test_damaged_index_is_a_message_on_the_page_not_a_crash(damaged: tuple[Path, Path, str]) -> None:
     corpus, index, expected = damaged
@@ -163,6 +165,7 @@ def test_damaged_index_is_a_message_on_the_page_not_a_crash(damaged: tuple[Path,
     assert expected in service.status_line()
 
 
+@pytest.mark.embedded_only("generation folders and CURRENT")
 def test_symlinked_generation_is_never_read(tmp_path: Path) -> None:
     """The planted index outside ``index/`` holds different text; nothing of it may be served."""
     corpus = write_corpus(tmp_path / "corpus")
@@ -181,6 +184,7 @@ def test_symlinked_generation_is_never_read(tmp_path: Path) -> None:
     assert (planted / "manifest.json").is_file()
 
 
+@pytest.mark.embedded_only("the CURRENT pointer file")
 def test_build_refuses_a_current_directory_with_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     corpus = write_corpus(tmp_path / "corpus")
     index = tmp_path / "index"
@@ -192,6 +196,7 @@ def test_build_refuses_a_current_directory_with_the_fix(tmp_path: Path, capsys: 
     assert not list(index.glob(".tmp-*"))
 
 
+@pytest.mark.embedded_only("the index folder's lock file")
 def test_lock_file_symlink_is_refused_and_its_target_untouched(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -210,6 +215,7 @@ def test_lock_file_symlink_is_refused_and_its_target_untouched(
         pass
 
 
+@pytest.mark.embedded_only("the index folder's lock file")
 def test_lock_that_is_a_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     corpus = write_corpus(tmp_path / "corpus")
     index = tmp_path / "index"
@@ -220,6 +226,7 @@ def test_lock_that_is_a_folder_is_one_line(tmp_path: Path, capsys: pytest.Captur
     assert ".lock is not a plain file (a folder)" in _one_line_error(capsys.readouterr().err)
 
 
+@pytest.mark.embedded_only("the index folder's lock file")
 def test_lock_symlink_to_a_folder_is_one_line_in_add(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     corpus = write_corpus(tmp_path / "corpus")
     index = tmp_path / "index"
@@ -334,6 +341,7 @@ def _run_disk_child(tmp_path: Path, mode: str, leave: int, action: str) -> tuple
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
 
+@pytest.mark.embedded_only("fills the disk under the index folder's files")
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("where", list(ROOM))
 def test_add_on_a_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path, mode: str, where: str) -> None:
@@ -345,6 +353,7 @@ def test_add_on_a_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path, mode:
     assert report["indexed"] == ["bakery.txt", "rivers.md"]
 
 
+@pytest.mark.embedded_only("fills the disk under the index folder's files")
 @pytest.mark.parametrize("mode", MODES)
 def test_build_on_a_full_disk_is_one_line_and_keeps_the_old_index(tmp_path: Path, mode: str) -> None:
     report, err = _run_disk_child(tmp_path, mode, ROOM["index"], "build")
@@ -354,6 +363,7 @@ def test_build_on_a_full_disk_is_one_line_and_keeps_the_old_index(tmp_path: Path
     assert report["left"] == [] and report["indexed"] == ["bakery.txt", "rivers.md"]
 
 
+@pytest.mark.embedded_only("fills the disk under the index folder's files")
 @pytest.mark.parametrize("mode", MODES)
 def test_app_serves_the_last_good_index_when_the_disk_is_full(tmp_path: Path, mode: str) -> None:
     report, _ = _run_disk_child(tmp_path, mode, ROOM["index"], "serve")
@@ -364,6 +374,7 @@ def test_app_serves_the_last_good_index_when_the_disk_is_full(tmp_path: Path, mo
     assert report["left"] == []
 
 
+@pytest.mark.embedded_only("fills the disk under the index folder's files")
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("where", list(ROOM))
 def test_upload_on_a_full_disk_is_a_clear_message_on_the_page(tmp_path: Path, mode: str, where: str) -> None:
@@ -431,6 +442,7 @@ def test_background_refresh_failure_keeps_the_old_index_with_a_warning(tmp_path:
     assert service.ask_dict("How long is the Danube?", 1)["hits"][0]["doc_id"] == "rivers.md"
 
 
+@pytest.mark.embedded_only("generation folders and CURRENT")
 def test_no_tmp_files_after_a_failed_generation(tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus")
     index = tmp_path / "index"

@@ -223,6 +223,7 @@ def test_terminal_safe_and_json_safe() -> None:
     assert without_surrogates("a\ud800b\ud83d\ude00") == "a\ufffdb\U0001f600"
 
 
+@pytest.mark.embedded_only("damages a segment file")
 def test_errors_on_the_page_never_show_server_paths(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     corpus = write_corpus(tmp_path / "corpus")
     index = tmp_path / "srv" / "index"

@@ -12,7 +12,7 @@ from ftzqa.index import build, embed_input, load_index, read_manifest
 from ftzqa.store import current_generation
 
 
-def test_round_trip_keeps_passages_vectors_and_manifest(tiny_corpus: Path, tmp_path: Path) -> None:
+def test_round_trip_keeps_passages_vectors_and_manifest(tiny_corpus: Path, tmp_path: Path, store_kind: str) -> None:
     emb = FakeEmbedder()
     summary = build(tiny_corpus, tmp_path / "idx", embedder=emb)
     assert summary.documents == 2 and summary.passages == 5 == summary.embedded
@@ -25,12 +25,13 @@ def test_round_trip_keeps_passages_vectors_and_manifest(tiny_corpus: Path, tmp_p
     assert m["model"] == {"id": "fake-model", "dimension": 64, "normalized": True}
     assert set(m["documents"]) == {"rivers.md", "bakery.txt"} and m["passage_count"] == 5
     assert {"chunker", "bm25", "format_version", "ftzqa_version"} <= set(m)
-    gen = current_generation(tmp_path / "idx")
-    assert gen is not None and {"manifest.json", "removed.json"} <= {p.name for p in gen.iterdir()}
-    (segment,) = m["segments"]
-    folder = tmp_path / "idx" / "segments" / segment["name"]
-    expected_files = {"segment.sqlite", "vectors.npy", "ids.npy", "postings", "segment.json"}
-    assert expected_files <= {p.name for p in folder.iterdir()}
+    if store_kind == "embedded":  # the embedded store's files (Milvus keeps its rows in the engine)
+        gen = current_generation(tmp_path / "idx")
+        assert gen is not None and {"manifest.json", "removed.json"} <= {p.name for p in gen.iterdir()}
+        (segment,) = m["segments"]
+        folder = tmp_path / "idx" / "segments" / segment["name"]
+        expected_files = {"segment.sqlite", "vectors.npy", "ids.npy", "postings", "segment.json"}
+        assert expected_files <= {p.name for p in folder.iterdir()}
     expected = FakeEmbedder().encode([embed_input(p, with_title=True) for p in passages])
     assert np.allclose(index.vectors(index.first_ids(5)), expected)
 
@@ -95,12 +96,14 @@ def test_wrong_model_is_refused_with_the_fix(tiny_index: Path) -> None:
         load_index(tiny_index, model="other")
 
 
+@pytest.mark.embedded_only("edits the manifest file of a generation folder")
 def test_wrong_format_version_is_refused(tiny_index: Path) -> None:
     _edit_manifest(tiny_index, format_version=99)
     with pytest.raises(IndexMismatchError, match="format version 99.*ftzqa build"):
         load_index(tiny_index)
 
 
+@pytest.mark.embedded_only("edits the manifest file of a generation folder")
 def test_wrong_dimension_is_refused(tiny_index: Path) -> None:
     _, m = read_manifest(tiny_index)
     _edit_manifest(tiny_index, model={**m["model"], "dimension": 384})
@@ -108,6 +111,7 @@ def test_wrong_dimension_is_refused(tiny_index: Path) -> None:
         load_index(tiny_index)
 
 
+@pytest.mark.embedded_only("damages segment and manifest files")
 def test_corrupt_manifest_and_damaged_files_are_refused(tiny_index: Path) -> None:
     gen = current_generation(tiny_index)
     assert gen is not None
@@ -127,12 +131,14 @@ def test_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
         build(tmp_path / "c", tmp_path / "i", embedder=FakeEmbedder())
 
 
+@pytest.mark.embedded_only("counts generation folders")
 def test_old_generations_are_pruned(tiny_corpus: Path, tmp_path: Path) -> None:
     for _ in range(4):
         build(tiny_corpus, tmp_path / "idx", embedder=FakeEmbedder())
     assert len(list((tmp_path / "idx").glob("gen-*"))) == 2
 
 
+@pytest.mark.embedded_only("breaks the embedded writer's file writes")
 def test_failure_while_writing_files_leaves_old_index(
     tiny_index: Path, tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -150,6 +156,7 @@ def test_failure_while_writing_files_leaves_old_index(
     assert not list(tiny_index.glob(".tmp-*"))
 
 
+@pytest.mark.embedded_only("deletes a segment file")
 def test_deleted_segment_file_is_refused_with_the_fix(tiny_index: Path) -> None:
     (segment,) = read_manifest(tiny_index)[1]["segments"]
     (tiny_index / "segments" / segment["name"] / "vectors.npy").unlink()

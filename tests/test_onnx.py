@@ -25,6 +25,8 @@ from ftzqa.onnx_embed import TOKENIZER, OnnxEmbedder, load_embedder
 from ftzqa.retrieve import Retriever
 from ftzqa.store import current_generation
 
+# the encoder is stored in the embedded index folder; a Milvus store embeds questions with sentence-transformers
+pytestmark = pytest.mark.embedded_only("the ONNX query encoder stored in the index folder")
 REPO = Path(__file__).resolve().parents[1]
 QUESTIONS = [
     "How many Qilu Eurasian trains ran in the first seven months?",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, store_args
 
 README = REPO / "README.md"
 SHELLS = {"console", "bash", "sh", "shell"}
@@ -136,6 +136,8 @@ def test_every_readme_cli_example_runs_as_written(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FTZQA_INDEX_DIR", "FTZQA_CORPUS_DIR")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(str(venv)))
+    if store_args(work / "index"):  # pytest --store milvus: the same commands and output over Milvus Lite
+        env["FTZQA_STORE"] = store_args(work / "index")[1]
     ran = 0
     for example in examples(README.read_text(encoding="utf-8")):
         if skipped(example):

@@ -56,6 +56,7 @@ def _answers(index: Path, embedder: MemoEmbedder) -> dict[str, tuple[Any, ...]]:
 
 
 @pytest.mark.slow
+@pytest.mark.embedded_only("segments, tombstones and compaction")
 def test_segmented_compacted_and_single_segment_indexes_answer_the_gold_sets_alike(
     article_index: Path, real_embedder: Any, tmp_path: Path
 ) -> None:

@@ -1,5 +1,8 @@
 """The embedded store: segments, removal with tombstones, merges and compaction, index-wide BM25
-statistics, the HNSW switch, and load refusing damaged or old indexes. Fake embedder (fast)."""
+statistics, the HNSW switch, and load refusing damaged or old indexes. Fake embedder (fast).
+
+Under ``pytest --store milvus`` the tests of what a user sees (statistics, removal, changed
+documents, the CLI) run against Milvus Lite; those of the embedded store's files are skipped."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FakeEmbedder, write_corpus
+from conftest import FakeEmbedder, manifest_of, write_corpus
 
 from ftzqa import cli
 from ftzqa.errors import CorpusError, IndexMismatchError
@@ -101,6 +104,7 @@ def grown(tmp_path: Path) -> tuple[Path, Path]:
     return corpus, index
 
 
+@pytest.mark.embedded_only("segment files")
 def test_add_writes_a_new_segment_and_leaves_the_others_untouched(grown: tuple[Path, Path], tmp_path: Path) -> None:
     corpus, index = grown
     before = _segments(index)
@@ -118,6 +122,7 @@ def test_add_writes_a_new_segment_and_leaves_the_others_untouched(grown: tuple[P
     assert ids == sorted(ids) and all(a[1] < b[0] for a, b in zip(ids, ids[1:], strict=False))
 
 
+@pytest.mark.embedded_only("segments and their compaction")
 def test_segmented_and_compacted_and_fresh_indexes_answer_alike(grown: tuple[Path, Path], tmp_path: Path) -> None:
     corpus, index = grown
     segmented = _answers(index)
@@ -205,15 +210,16 @@ def test_top_k_shortcut_gives_exactly_the_exhaustive_result(monkeypatch: pytest.
         assert np.array_equal(scores, full[want])
 
 
-def test_remove_leaves_the_statistics_of_never_having_added(grown: tuple[Path, Path], tmp_path: Path) -> None:
+def test_remove_leaves_the_statistics_of_never_having_added(grown: tuple[Path, Path], tmp_path: Path,
+                                                            store_kind: str) -> None:
     corpus, index = grown
     summary = remove(["comets.md", "rivers.md"], corpus, index, FAKE)
     assert summary.documents == 5 and not (corpus / "comets.md").exists() and not (corpus / "rivers.md").exists()
-    manifest = read_manifest(index)[1]
-    # rivers.md shares its segment with bakery.txt: a tombstone; comets.md was a segment of its own: dropped
-    assert manifest["removed_passages"] == 3 and "comets.md" not in manifest["documents"]
-    assert len(manifest["segments"]) == 5
-    assert "rivers.md" not in manifest["files"]
+    manifest = manifest_of(index)
+    assert "comets.md" not in manifest["documents"] and "rivers.md" not in manifest["files"]
+    if store_kind == "embedded":
+        # rivers.md shares its segment with bakery.txt: a tombstone; comets.md was a segment of its own: dropped
+        assert manifest["removed_passages"] == 3 and len(manifest["segments"]) == 5
     store = load_index(index)
     assert {p.doc_id for p in store.iter_passages()} == {"bakery.txt", "volcanoes.md", "bridges.md", "tea.md",
                                                           "glaciers.md"}
@@ -230,10 +236,12 @@ def test_remove_leaves_the_statistics_of_never_having_added(grown: tuple[Path, P
     before = _answers(index)
     _same(before, _answers(fresh), ids_kept=False)
     compact(index, FAKE)
-    assert read_manifest(index)[1]["removed_passages"] == 0
+    if store_kind == "embedded":
+        assert manifest_of(index)["removed_passages"] == 0
     _same(before, _answers(index))
 
 
+@pytest.mark.embedded_only("FAISS HNSW segments")
 def test_removed_passages_never_come_back_from_an_hnsw_segment(tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus", {f"{n}.md": _doc(n, b) for n, b in TOPICS})
     index = tmp_path / "index"
@@ -250,6 +258,7 @@ def test_removed_passages_never_come_back_from_an_hnsw_segment(tmp_path: Path) -
     assert hits and all(h.passage.doc_id != "volcanoes.md" for h in hits)
 
 
+@pytest.mark.embedded_only("FAISS HNSW segments")
 def test_hnsw_above_the_threshold_exact_below(tmp_path: Path) -> None:
     docs = {f"{n}-{i}.md": _doc(f"{n} {i}", b) for n, b in TOPICS for i in range(3)}
     corpus = write_corpus(tmp_path / "corpus", docs)
@@ -272,6 +281,7 @@ def test_hnsw_above_the_threshold_exact_below(tmp_path: Path) -> None:
     assert np.mean(recall) >= 0.9
 
 
+@pytest.mark.embedded_only("the segment merge policy")
 def test_many_small_adds_keep_the_segment_count_bounded(tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus")
     index = tmp_path / "index"
@@ -309,7 +319,7 @@ def test_removing_unknown_or_every_document_is_refused(grown: tuple[Path, Path])
     corpus, index = grown
     with pytest.raises(CorpusError, match="no document 'nope.md'.*path in the corpus"):
         remove(["nope.md"], corpus, index, FAKE)
-    everything = list(read_manifest(index)[1]["documents"])
+    everything = list(manifest_of(index)["documents"])
     with pytest.raises(CorpusError, match="without documents"):
         remove(everything, corpus, index, FAKE)
     assert load_index(index).passage_count == 15 and (corpus / "tea.md").exists()
@@ -330,6 +340,7 @@ def test_cli_remove_and_compact(grown: tuple[Path, Path], capsys: pytest.Capture
     assert "compacted into 1 segment(s): 5 documents, 11 passages" in capsys.readouterr().out
 
 
+@pytest.mark.embedded_only("format-2 index folders")
 def test_old_format_is_refused_with_the_rebuild_command_and_rebuilt_without_embedding(
     tiny_index: Path, tiny_corpus: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -361,6 +372,7 @@ def test_old_format_is_refused_with_the_rebuild_command_and_rebuilt_without_embe
     assert summary.passages == 5 and embedder.embedded == 0
 
 
+@pytest.mark.embedded_only("the tombstone file of a generation")
 def test_damaged_tombstones_are_refused(grown: tuple[Path, Path]) -> None:
     corpus, index = grown
     remove(["tea.md"], corpus, index, FAKE)
@@ -372,6 +384,7 @@ def test_damaged_tombstones_are_refused(grown: tuple[Path, Path]) -> None:
         load_index(index)
 
 
+@pytest.mark.embedded_only("pruned segment files")
 def test_readers_keep_working_after_their_segments_are_pruned(grown: tuple[Path, Path], tmp_path: Path) -> None:
     """A server holding an old generation still answers after writers pruned its files."""
     corpus, index = grown
@@ -389,6 +402,7 @@ def test_readers_keep_working_after_their_segments_are_pruned(grown: tuple[Path,
     assert old.store.latest_version() != old.store.version
 
 
+@pytest.mark.embedded_only("segment folders")
 def test_segment_files_are_not_written_through_links(grown: tuple[Path, Path], tmp_path: Path) -> None:
     corpus, index = grown
     outside = tmp_path / "outside"

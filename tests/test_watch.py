@@ -3,6 +3,11 @@ over a small corpus; files are created, edited, renamed, deleted, copied slowly 
 runs, and a reader like the page (``web.service.Service``, which picks up another process's
 generation) asks until each change is answerable or gone. Waits are polls with a generous
 timeout; nothing here asserts a duration (bench/watch.py measures it).
+
+Under ``pytest --store milvus`` the watcher of the shared fixture runs in a thread of the test
+process (what ``ftzqa watch`` runs, with the same lines), because Milvus Lite opens a file in one
+process at a time and the reader here is in the test process; a Milvus server has no such limit.
+``test_ctrl_c_stops_cleanly`` runs the real command in a child process on both stores.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,18 +25,67 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, write_corpus
+from conftest import REPO, manifest_of, store_args, version_of, write_corpus
 
 from ftzqa.watch import ignored
 
 TIMEOUT = 90.0  # s: model load and an update on a busy 2-core machine; only a hang reaches it
 
 
+class InProcess:
+    """``ftzqa watch`` run in a thread of this process (its ``Watcher``, model and report lines),
+    with the part of ``subprocess.Popen`` the tests use."""
+
+    def __init__(self, corpus: Path, index: Path, log: Path) -> None:
+        from ftzqa.embed import SentenceTransformerEmbedder
+        from ftzqa.settings import Settings
+        from ftzqa.watch import Watcher
+
+        settings = Settings()
+        lock = threading.Lock()
+
+        def report(line: str) -> None:
+            with lock, open(log, "a", encoding="utf-8") as out:
+                out.write(line + "\n")
+
+        log.write_text("", encoding="utf-8")
+        self.watcher = Watcher(corpus, index, settings, report=report,
+                               embedder=lambda: SentenceTransformerEmbedder(settings.model, settings.device))
+        self.returncode: int | None = None
+
+        def run() -> None:
+            try:
+                self.watcher.run(ready=lambda: report(f"watching {corpus} for changes (Ctrl-C to stop)"))
+                report("stopped watching")
+                self.returncode = 0
+            except BaseException as exc:
+                report(f"watcher failed: {type(exc).__name__}: {exc}")
+                self.returncode = 1
+
+        self.thread = threading.Thread(target=run, name="test-watch", daemon=True)
+        self.thread.start()
+
+    def poll(self) -> int | None:
+        return self.returncode if not self.thread.is_alive() else None
+
+    def terminate(self) -> None:
+        self.watcher.stop()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise subprocess.TimeoutExpired("ftzqa watch (thread)", timeout or 0)
+        return self.returncode
+
+    def kill(self) -> None:
+        self.watcher.stop()
+
+
 @dataclass
 class Watching:
     corpus: Path
     index: Path
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | InProcess
     log: Path
     service: Any
 
@@ -43,9 +98,7 @@ class Watching:
         return [(h.passage.doc_id, h.passage.text) for h in answer.hits]
 
     def documents(self) -> dict[str, str]:
-        from ftzqa.index import read_manifest
-
-        return dict(read_manifest(self.index)[1]["documents"])
+        return dict(manifest_of(self.index)["documents"])
 
 
 def poll(what: str, check: Callable[[], bool], timeout: float = TIMEOUT, watching: Watching | None = None) -> None:
@@ -62,7 +115,8 @@ def start_watch(corpus: Path, index: Path, log: Path) -> subprocess.Popen[bytes]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))}
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "ftzqa.cli", "watch", "--corpus", str(corpus), "--index", str(index)],
+            [sys.executable, "-m", "ftzqa.cli", "watch", "--corpus", str(corpus), "--index", str(index),
+             *store_args(index)],
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )
 
@@ -75,11 +129,11 @@ def watching(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watching]:
 
     root = tmp_path_factory.mktemp("watch")
     corpus, index, log = write_corpus(root / "corpus"), root / "index", root / "watch.log"
-    proc = start_watch(corpus, index, log)
+    proc = InProcess(corpus, index, log) if store_args(index) else start_watch(corpus, index, log)
     w = Watching(corpus, index, proc, log, None)
     try:
         poll("the watcher is ready", lambda: "watching" in w.output(), TIMEOUT * 3, w)
-        poll("the first index is built", lambda: (index / "CURRENT").exists(), TIMEOUT * 3, w)
+        poll("the first index is built", lambda: _indexed(w), TIMEOUT * 3, w)
         w.service = Service(corpus, index, Settings())
         w.service.start()
         yield w
@@ -90,6 +144,11 @@ def watching(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watching]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _indexed(w: Watching) -> bool:
+    """The watcher has built the first index (it says so once the new index is live)."""
+    return any(line.startswith("added ") for line in w.output().splitlines())
 
 
 def _lines(w: Watching, needle: str) -> list[str]:
@@ -189,7 +248,7 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     w = Watching(corpus, index, proc, log, None)
     try:
         poll("ready", lambda: "watching" in w.output(), TIMEOUT * 3, w)
-        poll("indexed", lambda: (index / "CURRENT").exists(), TIMEOUT * 3, w)
+        poll("indexed", lambda: _indexed(w), TIMEOUT * 3, w)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(TIMEOUT) == 0
     finally:
@@ -225,17 +284,15 @@ def _apply(synced: tuple[Path, Path, Any], *doc_ids: str) -> Any:
 
 
 def _documents(index: Path) -> dict[str, str]:
-    from ftzqa.index import read_manifest
-
-    return dict(read_manifest(index)[1]["documents"])
+    return dict(manifest_of(index)["documents"])
 
 
 def test_apply_leaves_an_unchanged_file_alone(synced: tuple[Path, Path, Any]) -> None:
     corpus, index, embedder = synced
-    before = (index / "CURRENT").read_text()
+    before = version_of(index)
     (corpus / "rivers.md").touch()
     applied = _apply(synced, "rivers.md", "never-there.md")
-    assert applied.summary is None and applied.lines() == [] and (index / "CURRENT").read_text() == before
+    assert applied.summary is None and applied.lines() == [] and version_of(index) == before
 
 
 def test_apply_drops_a_file_edited_into_something_unreadable(synced: tuple[Path, Path, Any]) -> None:

@@ -217,6 +217,7 @@ def test_service_picks_up_an_index_written_by_another_process(tmp_path: Path) ->
     assert "comets.md" in documents and answer.hits[0].passage.doc_id == "comets.md"
 
 
+@pytest.mark.embedded_only("damages a segment file")
 def test_service_keeps_a_load_error_and_reports_it_per_question(tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus")
     index = tmp_path / "index"

@@ -39,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
                 help="corpus folder to check for staleness (default: the one indexed)",
             )
         p.add_argument("--index", default=default_index_dir(), help="index folder (default: %(default)s)")
+        store(p)
+
+    def store(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--store", default=None,
+            help="where the index lives: embedded (the --index folder, default), milvus:PATH.db (Milvus Lite) "
+            "or milvus://HOST:PORT (a Milvus server) (env FTZQA_STORE)",
+        )
 
     def model(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -76,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compact", help="fold the index's segments into one and drop removed passages for good")
     c.add_argument("--index", default=default_index_dir(), help="index folder (default: %(default)s)")
+    store(c)
 
     e = sub.add_parser("eval", help="measure retrieval quality on a gold JSONL file")
     e.add_argument(
@@ -111,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ftzqa: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the Milvus engine's own errors: one line, with the store named
+        if not type(exc).__module__.startswith("pymilvus"):
+            raise
+        store = getattr(args, "store", None) or os.environ.get("FTZQA_STORE", "")
+        _error(f"the Milvus store {store!r} failed ({type(exc).__name__}: {exc}); check that it is reachable "
+               f"and holds an index built by ftzqa (ftzqa build --store {store})")
+        return 2
 
 
 def _error(message: str) -> None:
@@ -152,7 +168,7 @@ def _settings(args: argparse.Namespace) -> Any:
 def _build(args: argparse.Namespace) -> int:
     from .index import build
 
-    summary = build(args.corpus, args.index, _settings(args), show_progress=sys.stderr.isatty())
+    summary = build(args.corpus, args.index, _settings(args), show_progress=sys.stderr.isatty(), store=args.store)
     for reason in summary.skipped:
         _say(f"skipped {reason}")
     print(summary.line())
@@ -162,7 +178,8 @@ def _build(args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace) -> int:
     from .ingest import add
 
-    report = add(args.files, args.corpus, args.index, _settings(args), show_progress=sys.stderr.isatty())
+    report = add(args.files, args.corpus, args.index, _settings(args), show_progress=sys.stderr.isatty(),
+                 store=args.store)
     for message in report.duplicates:
         _say(message)
     for reason in report.rejected:
@@ -174,7 +191,8 @@ def _add(args: argparse.Namespace) -> int:
 def _remove(args: argparse.Namespace) -> int:
     from .index import remove
 
-    summary = remove(args.documents, None if args.keep_files else args.corpus, args.index, _settings(args))
+    summary = remove(args.documents, None if args.keep_files else args.corpus, args.index, _settings(args),
+                     store=args.store)
     where = "the index" if args.keep_files else "the index and the corpus"
     print(f"removed {len(set(args.documents))} document(s) from {where}; "
           f"{summary.documents} documents, {summary.passages} passages left ({summary.seconds:.1f} s)")
@@ -201,7 +219,8 @@ def _watch(args: argparse.Namespace) -> int:
 
     if not args.verbose:  # read_corpus logs each skipped file; the watcher prints it once itself
         logging.getLogger("ftzqa.corpus").setLevel(logging.ERROR)
-    watcher = Watcher(args.corpus, args.index, settings, embedder=load_model, report=report, quiet=quiet)
+    watcher = Watcher(args.corpus, args.index, settings, embedder=load_model, report=report, quiet=quiet,
+                      store=args.store)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: watcher.stop())
     try:
         watcher.run(ready=lambda: report(f"watching {args.corpus} for changes (Ctrl-C to stop)"))
@@ -214,25 +233,27 @@ def _watch(args: argparse.Namespace) -> int:
 def _compact(args: argparse.Namespace) -> int:
     from .index import compact
 
-    summary = compact(args.index, _settings(args))
+    summary = compact(args.index, _settings(args), store=args.store)
     print(f"compacted into {summary.segments} segment(s): {summary.documents} documents, "
           f"{summary.passages} passages ({summary.seconds:.1f} s)")
     return 0
 
 
 def _ask(args: argparse.Namespace) -> int:
+    from .index import rebuild_command
     from .retrieve import Retriever, check_k, check_question
+    from .storage.location import resolve
 
     settings = _settings(args)
     check_question(args.question, settings.max_question_chars)  # fail fast, before loading the model
     check_k(args.k)
-    retriever = Retriever.load(args.index, model=args.model, settings=settings)
+    retriever = Retriever.load(args.index, model=args.model, settings=settings, store=args.store)
     stale = retriever.staleness(args.corpus)
     if stale.stale:
         corpus = args.corpus or retriever.store.manifest["corpus"]
         _say(
             f"warning: the index is stale (corpus changed: {stale.describe()}); "
-            f"refresh it: ftzqa build --corpus {corpus} --index {args.index}"
+            f"refresh it: {rebuild_command(corpus, resolve(args.index, args.store))}"
         )
     answer = retriever.search(args.question, k=args.k, mode=args.mode)
     if args.json:  # exact text; C1 and bidi controls written as \u escapes (json escapes the rest)
@@ -274,7 +295,7 @@ def _eval(args: argparse.Namespace) -> int:
     from . import evaluate
     from .retrieve import Retriever
 
-    retriever = Retriever.load(args.index)
+    retriever = Retriever.load(args.index, store=args.store)
     items = evaluate.load_gold(args.gold)
     modes = list(MODES) if args.compare else [args.mode]
     reports = {mode: evaluate.evaluate(retriever, items, mode) for mode in modes}

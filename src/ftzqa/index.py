@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
@@ -32,7 +32,11 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from .storage.embedded import EmbeddedStore
+    from .storage.location import Location
+    from .storage.milvus import MilvusStore
     from .storage.writer import Encoder
+
+    AnyStore: TypeAlias = EmbeddedStore | MilvusStore
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +54,41 @@ def _key(text: str, model: str) -> str:
     return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()
 
 
-def rebuild_command(corpus_dir: str | Path, index_dir: str | Path) -> str:
+def rebuild_command(corpus_dir: str | Path, index_dir: str | Path | Location) -> str:
+    from .storage.location import MilvusTarget
+
+    if isinstance(index_dir, MilvusTarget):
+        return f"ftzqa build --corpus {corpus_dir} --store {index_dir.spec}"
     return f"ftzqa build --corpus {corpus_dir} --index {index_dir}"
+
+
+def _lock_dir(location: Location) -> Path:
+    """The folder of the writer lock (the index folder; beside a Milvus Lite file)."""
+    return location if isinstance(location, Path) else location.lock_dir
+
+
+def _milvus_store(target: Any, model: str | None, locked: bool = False) -> MilvusStore:
+    from .storage.milvus import open_store
+
+    store = open_store(target, locked)
+    corpus = str(store.manifest.get("corpus", "corpus"))
+    if store.manifest.get("format_version") != FORMAT_VERSION:
+        raise _refuse(target, f"has format version {store.manifest.get('format_version')!r}, this ftzqa reads "
+                      f"{FORMAT_VERSION}", corpus)
+    try:
+        ChunkSettings(**store.manifest["chunker"])
+        BM25Settings(**store.manifest["bm25"])
+        built_with = store.model
+        int(store.dimension)
+    except (KeyError, TypeError, ValueError):
+        raise _refuse(target, f"has an incomplete {MANIFEST}", corpus) from None
+    if model is not None and model != built_with:
+        raise IndexMismatchError(
+            f"index at {str(target)!r} was built with model {built_with!r}, not {model!r}; "
+            f"rebuild it with: {rebuild_command(corpus, target)} --model {model} "
+            f"(or drop --model / FTZQA_MODEL to use {built_with!r})"
+        )
+    return store
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +150,7 @@ def staleness(manifest: Mapping[str, Any], corpus_dir: str | Path | None = None)
 # --- reading ------------------------------------------------------------------------------------
 
 
-def _refuse(index_dir: Path, why: str, corpus: str = "corpus") -> IndexMismatchError:
+def _refuse(index_dir: Path | Location, why: str, corpus: str = "corpus") -> IndexMismatchError:
     return IndexMismatchError(
         f"index at {str(index_dir)!r} {why}; rebuild it: {rebuild_command(corpus, index_dir)}"
     )
@@ -147,8 +184,9 @@ def read_manifest(index_dir: str | Path) -> tuple[Path, dict[str, Any]]:
 
 
 def load_index(
-    index_dir: str | Path, model: str | None = None, *, query_encoder: bool = True, for_writing: bool = False
-) -> EmbeddedStore:
+    index_dir: str | Path | Location, model: str | None = None, *, query_encoder: bool = True,
+    for_writing: bool = False, store: str | None = None,
+) -> AnyStore:
     """Open the live generation of the embedded store, checking the manifest before the big files.
 
     ``model``: when given, the index must have been built with it. ``query_encoder``: also verify
@@ -156,9 +194,22 @@ def load_index(
     and checks the encoder itself before reusing it. ``for_writing``: skip what only searching
     needs (HNSW graphs, array bounds).
     """
+    from .storage.location import resolve
+
+    return open_location(resolve(index_dir, store), model, query_encoder=query_encoder, for_writing=for_writing)
+
+
+def open_location(
+    location: Location, model: str | None = None, *, query_encoder: bool = True, for_writing: bool = False,
+    locked: bool = False,
+) -> AnyStore:
+    """``load_index`` of a resolved location (``FTZQA_STORE`` is not consulted again). ``locked``:
+    the caller holds the writer lock (a Milvus change still marked in progress was interrupted)."""
     from .storage.embedded import EmbeddedStore
 
-    index_dir = Path(index_dir)
+    if not isinstance(location, Path):
+        return _milvus_store(location, model, locked)
+    index_dir = location
     gen, m = read_manifest(index_dir)
     corpus = str(m.get("corpus", "corpus"))
     try:
@@ -192,10 +243,10 @@ def load_index(
         ) from None
 
 
-def _previous(index_dir: Path) -> EmbeddedStore | None:
+def _previous(index_dir: Location) -> AnyStore | None:
     """The current index opened for writing, or None when there is none or it cannot be read."""
     try:
-        return load_index(index_dir, query_encoder=False, for_writing=True)
+        return open_location(index_dir, query_encoder=False, for_writing=True, locked=True)
     except (IndexMissingError, IndexMismatchError):
         return None
 
@@ -239,7 +290,7 @@ def _meta(settings: Settings, model_id: str, dimension: int, corpus: str, files:
     }
 
 
-def _compatible(previous: EmbeddedStore | None, settings: Settings, model_id: str) -> bool:
+def _compatible(previous: AnyStore | None, settings: Settings, model_id: str) -> bool:
     """The previous index can be changed in place (else it is rebuilt, reusing vectors by key)."""
     if previous is None:
         return False
@@ -357,21 +408,26 @@ def build(
     *,
     embedder: Embedder | None = None,
     show_progress: bool = False,
+    store: str | None = None,
 ) -> BuildSummary:
     """Build or refresh the index from the corpus: only new and changed files are read, only
     passages not seen before are embedded, removed files are dropped.
 
-    Holds the writer lock; writes a new generation atomically; the old one keeps working
-    if anything fails.
+    ``store``: ``milvus:PATH.db`` or ``milvus://HOST:PORT`` (default: ``FTZQA_STORE``, else the
+    embedded store in ``index_dir``). Holds the writer lock; writes a new generation atomically;
+    the old one keeps working if anything fails.
     """
+    from .storage.location import resolve
+
     settings = settings or Settings.from_env()
-    with writer_lock(Path(index_dir)):
-        return build_unlocked(Path(corpus_dir), Path(index_dir), settings, embedder, show_progress)
+    location = resolve(index_dir, store)
+    with writer_lock(_lock_dir(location)):
+        return build_unlocked(Path(corpus_dir), location, settings, embedder, show_progress)
 
 
 def build_unlocked(
     corpus_dir: Path,
-    index_dir: Path,
+    index_dir: Location,
     settings: Settings,
     embedder: Embedder | None = None,
     show_progress: bool = False,
@@ -407,12 +463,12 @@ def _current(report: CorpusReport, unchanged: Mapping[str, str]) -> set[str]:
 
 def _write(
     corpus_dir: Path,
-    index_dir: Path,
+    index_dir: Location,
     settings: Settings,
     embedder: Embedder | None,
     show_progress: bool,
-    base: EmbeddedStore | None,
-    previous: EmbeddedStore | None,
+    base: AnyStore | None,
+    previous: AnyStore | None,
     report: CorpusReport,
     remove: Sequence[str],
     files: dict[str, str],
@@ -427,55 +483,59 @@ def _write(
 
     def lookup(keys: list[str]) -> Mapping[str, NDArray[np.float32]]:
         if previous is not None:
-            return previous.vectors_for(keys) if previous.model == model_id else {}
-        return _legacy_vectors(index_dir, model_id)
+            if previous.model != model_id:
+                return {}
+            if not isinstance(index_dir, Path):
+                from .storage.milvus_writer import MilvusWriter
+
+                return MilvusWriter(index_dir, previous, settings).vectors_for(keys)  # type: ignore[arg-type]
+            return previous.vectors_for(keys)  # type: ignore[union-attr]
+        return _legacy_vectors(index_dir, model_id) if isinstance(index_dir, Path) else {}
 
     plan = _plan(report.documents, settings, model_id, lookup)
     known_dim = previous.dimension if previous is not None and previous.model == model_id else None
     new_docs, embedder, dimension = _embed(plan, embedder, settings, show_progress, known_dim)
-    encoder = _encoder(index_dir, model_id, previous, embedder, settings, plan.inputs)
     meta = _meta(settings, model_id, dimension, str(corpus_dir.resolve()), files,
                  [s.reason for s in report.skipped])
-    writer = EmbeddedWriter(index_dir, base, settings)
+    if not isinstance(index_dir, Path):
+        from .storage.milvus_writer import MilvusWriter
+
+        MilvusWriter(index_dir, base, settings).update(  # type: ignore[arg-type]
+            new_docs, remove, meta, sorted(model_words(resolve_model(model_id))))
+        return _summary(index_dir, started, embedded=len(plan.todo), removed=removed,
+                        skipped=[s.reason for s in report.skipped])
+    encoder = _encoder(index_dir, model_id, previous, embedder, settings, plan.inputs)  # type: ignore[arg-type]
+    writer = EmbeddedWriter(index_dir, base, settings)  # type: ignore[arg-type]
     writer.update(new_docs, remove, meta, encoder, sorted(model_words(resolve_model(model_id))))
     _prune_encoders(index_dir)
-    store = load_index(index_dir, query_encoder=False, for_writing=True)
-    try:
-        return BuildSummary(
-            documents=len(store.manifest["documents"]),
-            passages=store.passage_count,
-            embedded=len(plan.todo),
-            reused=store.passage_count - len(plan.todo),
-            removed=removed,
-            seconds=time.perf_counter() - started,
-            skipped=[s.reason for s in report.skipped],
-            segments=len(store.infos),
-        )
-    finally:
-        store.close()
+    return _summary(index_dir, started, embedded=len(plan.todo), removed=removed,
+                    skipped=[s.reason for s in report.skipped])
 
 
 def update(
     corpus_dir: str | Path,
-    index_dir: str | Path,
+    index_dir: str | Path | Location,
     doc_ids: Collection[str],
     settings: Settings,
     embedder: Embedder | None = None,
     show_progress: bool = False,
     remove: Collection[str] = (),
+    store: str | None = None,
 ) -> BuildSummary:
     """Index the corpus files ``doc_ids`` (new or changed) and drop the documents ``remove``, without
     reading the rest of the corpus. A changed document that cannot be read any more (or now repeats
     another's content) is dropped too. Falls back to a full ``build`` when there is no index this
     one can be added to. Caller holds the writer lock."""
     started = time.perf_counter()
-    corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+    from .storage.location import resolve
+
+    corpus_dir, location = Path(corpus_dir), resolve(index_dir, store)
     model_id = embedder.model_id if embedder is not None else settings.model
-    previous = _previous(index_dir)
+    previous = _previous(location)
     if not _compatible(previous, settings, model_id):
         if previous is not None:
             previous.close()
-        return build_unlocked(corpus_dir, index_dir, settings, embedder, show_progress)
+        return build_unlocked(corpus_dir, location, settings, embedder, show_progress)
     assert previous is not None
     try:
         wanted, dropping = set(doc_ids), set(remove)
@@ -494,10 +554,13 @@ def update(
         if not report.documents and not gone and files == previous.manifest["files"]:  # nothing to write
             return BuildSummary(len(indexed), previous.passage_count, 0, previous.passage_count, 0,
                                 time.perf_counter() - started, [s.reason for s in report.skipped],
-                                len(previous.infos))
-        if embedder is None:
-            embedder = _small_update_embedder(previous, report.documents, settings)
-        return _write(corpus_dir, index_dir, settings, embedder, show_progress, previous, previous, report,
+                                len(getattr(previous, "infos", [1])))
+        if embedder is None and isinstance(location, Path):  # the ONNX encoder lives in the index folder
+            from .storage.embedded import EmbeddedStore
+
+            if isinstance(previous, EmbeddedStore):
+                embedder = _small_update_embedder(previous, report.documents, settings)
+        return _write(corpus_dir, location, settings, embedder, show_progress, previous, previous, report,
                       gone, files, started, removed=len(gone))
     finally:
         previous.close()
@@ -526,15 +589,18 @@ def _small_update_embedder(previous: EmbeddedStore, documents: list[Document], s
 
 
 def remove(
-    doc_ids: Sequence[str], corpus_dir: str | Path | None, index_dir: str | Path, settings: Settings | None = None
+    doc_ids: Sequence[str], corpus_dir: str | Path | None, index_dir: str | Path | Location,
+    settings: Settings | None = None, *, store: str | None = None,
 ) -> BuildSummary:
     """Remove documents from the index (tombstones; nothing is rewritten) and, when ``corpus_dir``
     is given, their files from the corpus (after the index no longer holds them)."""
     started = time.perf_counter()
+    from .storage.location import resolve
+
     settings = settings or Settings.from_env()
-    index_dir = Path(index_dir)
-    with writer_lock(index_dir):
-        previous = load_index(index_dir, query_encoder=False, for_writing=True)
+    location = resolve(index_dir, store)
+    with writer_lock(_lock_dir(location)):
+        previous = open_location(location, query_encoder=False, for_writing=True, locked=True)
         try:
             from .storage.writer import EmbeddedWriter, Encoder
 
@@ -543,32 +609,55 @@ def remove(
             if missing:
                 example = min(present, default="notes.md")
                 raise CorpusError(
-                    f"no document {missing[0]!r} in the index at {str(index_dir)!r}; documents are named by their "
+                    f"no document {missing[0]!r} in the index at {str(location)!r}; documents are named by their "
                     f"path in the corpus folder, e.g. {example!r}"
                 )
             meta = _kept_meta(previous.manifest)
             meta["files"] = {k: v for k, v in meta["files"].items() if k not in set(doc_ids)}
+            if not isinstance(location, Path):
+                from .storage.milvus_writer import MilvusWriter
+
+                MilvusWriter(location, previous, _writer_settings(settings, previous)).update(  # type: ignore[arg-type]
+                    [], list(dict.fromkeys(doc_ids)), meta)
+                return _finish_remove(doc_ids, corpus_dir, location, started)
+            from .storage.embedded import EmbeddedStore
+
+            assert isinstance(previous, EmbeddedStore)
             encoder = Encoder(previous.manifest["query_encoder"], _tokenizer_text(previous.path, previous.manifest))
-            writer = EmbeddedWriter(index_dir, previous, _writer_settings(settings, previous))
+            writer = EmbeddedWriter(location, previous, _writer_settings(settings, previous))
             writer.update([], list(dict.fromkeys(doc_ids)), meta, encoder)
         finally:
             previous.close()
-        if corpus_dir is not None:
-            for doc_id in doc_ids:
-                target = Path(corpus_dir) / doc_id
-                if target.is_file() and not target.is_symlink():
-                    target.unlink()
-        return _summary(index_dir, started)
+        return _finish_remove(doc_ids, corpus_dir, location, started)
 
 
-def compact(index_dir: str | Path, settings: Settings | None = None) -> BuildSummary:
+def _finish_remove(doc_ids: Sequence[str], corpus_dir: str | Path | None, location: Location,
+                   started: float) -> BuildSummary:
+    if corpus_dir is not None:
+        for doc_id in doc_ids:
+            target = Path(corpus_dir) / doc_id
+            if target.is_file() and not target.is_symlink():
+                target.unlink()
+    return _summary(location, started)
+
+
+def compact(index_dir: str | Path | Location, settings: Settings | None = None, *,
+            store: str | None = None) -> BuildSummary:
     """Fold all segments into one and drop removed passages for good (rebuilds the HNSW graph of
-    a large index: minutes at a million passages)."""
+    a large index: minutes at a million passages). A Milvus store compacts itself: nothing to do."""
+    from .storage.location import resolve
+
     started = time.perf_counter()
     settings = settings or Settings.from_env()
-    index_dir = Path(index_dir)
+    location = resolve(index_dir, store)
+    if not isinstance(location, Path):
+        return _summary(location, started)
+    index_dir = location
     with writer_lock(index_dir):
-        previous = load_index(index_dir, query_encoder=False, for_writing=True)
+        from .storage.embedded import EmbeddedStore
+
+        previous = open_location(index_dir, query_encoder=False, for_writing=True)
+        assert isinstance(previous, EmbeddedStore)
         try:
             from .storage.writer import EmbeddedWriter, Encoder
 
@@ -580,7 +669,7 @@ def compact(index_dir: str | Path, settings: Settings | None = None) -> BuildSum
         return _summary(index_dir, started)
 
 
-def _writer_settings(settings: Settings, store: EmbeddedStore) -> Settings:
+def _writer_settings(settings: Settings, store: AnyStore) -> Settings:
     """The settings the index was built with (chunker, BM25, embedding), with today's ANN threshold."""
     from dataclasses import replace
 
@@ -605,10 +694,12 @@ def _tokenizer_text(gen: Path, manifest: Mapping[str, Any]) -> str | None:
         return None
 
 
-def _summary(index_dir: Path, started: float) -> BuildSummary:
-    store = load_index(index_dir, query_encoder=False, for_writing=True)
+def _summary(index_dir: Location, started: float, embedded: int = 0, removed: int = 0,
+             skipped: list[str] | None = None) -> BuildSummary:
+    store = open_location(index_dir, query_encoder=False, for_writing=True)
     try:
-        return BuildSummary(len(store.manifest["documents"]), store.passage_count, 0, store.passage_count, 0,
-                            time.perf_counter() - started, segments=len(store.infos))
+        return BuildSummary(len(store.manifest["documents"]), store.passage_count, embedded,
+                            store.passage_count - embedded, removed, time.perf_counter() - started,
+                            skipped=list(skipped or []), segments=len(getattr(store, "infos", [1])))
     finally:
         store.close()

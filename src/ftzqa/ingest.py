@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .corpus import SUPPORTED_SUFFIXES, list_files, parse_document, sha256_bytes, too_big
 from .embed import Embedder
@@ -15,6 +16,9 @@ from .index import BuildSummary, read_manifest, update
 from .limits import Limits
 from .settings import Settings
 from .store import atomic_write, writer_lock
+
+if TYPE_CHECKING:
+    from .storage.location import Location
 
 MAX_NAME = 120
 
@@ -106,6 +110,7 @@ def add(
     *,
     embedder: Embedder | None = None,
     show_progress: bool = False,
+    store: str | None = None,
 ) -> AddReport:
     """Copy ``paths`` into the corpus and update the index (only new passages are embedded).
 
@@ -123,7 +128,8 @@ def add(
             rejected.append(reason)
             continue
         sources.append((path.name, path.read_bytes()))
-    report = add_bytes(sources, corpus_dir, index_dir, settings, embedder=embedder, show_progress=show_progress)
+    report = add_bytes(sources, corpus_dir, index_dir, settings, embedder=embedder, show_progress=show_progress,
+                       store=store)
     return replace(report, rejected=rejected + report.rejected)
 
 
@@ -162,6 +168,7 @@ def add_bytes(
     *,
     embedder: Embedder | None = None,
     show_progress: bool = False,
+    store: str | None = None,
 ) -> AddReport:
     """Like ``add`` for in-memory files (uploads): (file name, content) pairs.
 
@@ -172,11 +179,16 @@ def add_bytes(
     sources, rejected = check_sources(sources)
     if not sources:
         return AddReport(rejected=rejected)
-    with writer_lock(Path(index_dir)):
-        added, duplicates = copy_into_corpus(sources, corpus_dir, _fingerprints(Path(index_dir), Path(corpus_dir)))
+    from .index import _lock_dir
+    from .storage.location import pinned, resolve
+
+    location = resolve(index_dir, store)
+    with writer_lock(_lock_dir(location)):
+        added, duplicates = copy_into_corpus(sources, corpus_dir, _fingerprints(location, Path(corpus_dir)))
         try:
             # only the new files are read, chunked and embedded; the rest of the corpus is not touched
-            summary = update(corpus_dir, index_dir, added, settings, embedder, show_progress=show_progress)
+            summary = update(corpus_dir, location, added, settings, embedder, show_progress=show_progress,
+                             store=pinned(location))
             late = [r for r in summary.skipped if r.split(": ", 1)[0] in added]
             for reason in late:  # readable a moment ago, skipped by the build (e.g. a time limit): take it out
                 doc_id = reason.split(": ", 1)[0]
@@ -192,10 +204,15 @@ def add_bytes(
     return AddReport(added, duplicates, summary, rejected)
 
 
-def _fingerprints(index_dir: Path, corpus_dir: Path) -> dict[str, str]:
+def _fingerprints(index_dir: Location, corpus_dir: Path) -> dict[str, str]:
     """The indexed files' sha256 by doc_id, when the index is of this corpus folder (else empty)."""
     try:
-        manifest = read_manifest(index_dir)[1]
+        if isinstance(index_dir, Path):
+            manifest = read_manifest(index_dir)[1]
+        else:
+            from .index import open_location
+
+            manifest = open_location(index_dir, query_encoder=False, for_writing=True).manifest
         if Path(str(manifest.get("corpus", ""))) != corpus_dir.resolve():
             return {}
         files = manifest.get("files", {})

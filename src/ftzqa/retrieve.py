@@ -122,18 +122,20 @@ class Retriever:
         model: str | None = None,
         embedder: Embedder | None = None,
         settings: Settings | None = None,
+        store: str | None = None,
     ) -> Retriever:
-        """Load ``index_dir``; ``model`` (if given) must match the one the index was built with."""
-        store = load_index(index_dir, model=model)
-        if embedder is not None and embedder.dimension != store.dimension:
+        """Load ``index_dir`` (or the store ``store``: ``milvus:PATH.db``, ``milvus://HOST:PORT``;
+        default ``FTZQA_STORE``); ``model`` (if given) must match the one the index was built with."""
+        loaded = load_index(index_dir, model=model, store=store)
+        if embedder is not None and embedder.dimension != loaded.dimension:
             from .errors import IndexMismatchError
 
-            store.close()
+            loaded.close()
             raise IndexMismatchError(
                 f"embedder {embedder.model_id!r} gives vectors of dimension {embedder.dimension}, "
-                f"the index holds {store.dimension}; use the model the index was built with ({store.model!r})"
+                f"the index holds {loaded.dimension}; use the model the index was built with ({loaded.model!r})"
             )
-        return cls(store, embedder, settings)
+        return cls(loaded, embedder, settings)
 
     @property
     def embedder(self) -> Embedder:

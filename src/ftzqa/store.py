@@ -241,6 +241,26 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def writer_active(index_dir: Path) -> bool:
+    """Whether a writer on this machine (this process or another) holds ``index_dir``'s writer
+    lock right now. Only looks: the lock is taken and released at once when it is free."""
+    import fcntl
+
+    try:
+        fd = os.open(index_dir / LOCK, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False  # no lock file: nobody ever wrote here
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # filelock locks with flock too
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def writer_lock(index_dir: Path, timeout: float = 600.0) -> Iterator[None]:
     """Serialise writers (build/add) on one index folder across processes.

@@ -20,19 +20,22 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .corpus import SUPPORTED_SUFFIXES, list_files, sha256_bytes
 from .embed import Embedder
 from .errors import CorpusError, FtzqaError, IndexMissingError
-from .index import BuildSummary, build_unlocked, read_manifest, staleness, update
+from .index import BuildSummary, _lock_dir, build_unlocked, open_location, read_manifest, staleness, update
 from .limits import Limits
 from .settings import Settings
+from .storage.location import pinned, resolve
 from .store import writer_lock
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
+
+    from .storage.location import Location
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +84,29 @@ def _stat(path: Path) -> Stat:
     return (info.st_size, info.st_mtime_ns) if path.is_file() else None
 
 
+def _manifest(location: Location) -> dict[str, Any]:
+    """The live manifest of the index at ``location`` (IndexMissingError when there is none)."""
+    if isinstance(location, Path):
+        return read_manifest(location)[1]
+    store = open_location(location, query_encoder=False, for_writing=True)
+    try:
+        return dict(store.manifest)
+    finally:
+        store.close()
+
+
 def apply(
-    corpus_dir: Path, index_dir: Path, doc_ids: Iterable[str], settings: Settings, embedder: Embedder | None
+    corpus_dir: Path, index_dir: str | Path | Location, doc_ids: Iterable[str], settings: Settings,
+    embedder: Embedder | None, store: str | None = None,
 ) -> Applied:
     """Bring the index in line with the corpus files ``doc_ids`` (present: index them; absent:
-    drop them), under the writer lock. Files whose content the index already holds are left."""
+    drop them), under the writer lock. Files whose content the index already holds are left.
+    ``store``: as on ``build`` (default ``FTZQA_STORE``, else the embedded store in ``index_dir``)."""
+    index_dir = resolve(index_dir, store)
     limit = Limits.from_env().max_file_bytes
-    with writer_lock(index_dir):
+    with writer_lock(_lock_dir(index_dir)):
         try:
-            manifest = read_manifest(index_dir)[1]
+            manifest = _manifest(index_dir)
         except IndexMissingError:
             summary = build_unlocked(corpus_dir, index_dir, settings, embedder)
             return Applied(added=sorted(summary_docs(index_dir)), skipped=summary.skipped, summary=summary)
@@ -116,7 +133,7 @@ def apply(
                         and (corpus_dir / d).is_file() and d not in present]
         if not present and not gone:
             return Applied()
-        summary = update(corpus_dir, index_dir, present, settings, embedder, remove=gone)
+        summary = update(corpus_dir, index_dir, present, settings, embedder, remove=gone, store=pinned(index_dir))
         skipped_ids = {reason.split(": ", 1)[0] for reason in summary.skipped}
         ok = [d for d in present if d not in skipped_ids]
         return Applied(
@@ -156,9 +173,9 @@ class SmallBatchesOnOneThread:
             torch.set_num_threads(before)
 
 
-def summary_docs(index_dir: Path) -> list[str]:
+def summary_docs(index_dir: Location) -> list[str]:
     try:
-        return list(read_manifest(index_dir)[1]["documents"])
+        return list(_manifest(index_dir)["documents"])
     except FtzqaError:
         return []
 
@@ -169,7 +186,8 @@ class Watcher:
     ``embedder``: a function giving the embedder to use (called once, when the watcher starts, so
     the first change does not wait for the model). ``report``: receives one line per event worth
     telling (files applied, files skipped, an update that failed). ``on_update``: called after
-    each new generation (``app.py --watch`` loads it at once).
+    each new generation (``app.py --watch`` loads it at once). ``store``: as on ``build`` (default
+    ``FTZQA_STORE``, else the embedded store in ``index_dir``).
     """
 
     def __init__(
@@ -181,9 +199,10 @@ class Watcher:
         report: Callable[[str], None] = log.info,
         on_update: Callable[[], None] = lambda: None,
         quiet: float = QUIET_SECONDS,
+        store: str | None = None,
     ) -> None:
         self.corpus_dir = Path(corpus_dir)
-        self.index_dir = Path(index_dir)
+        self.index_dir = resolve(Path(index_dir), store)  # the embedded folder or a Milvus location
         self.settings = settings
         self._embedder_factory = embedder
         self._embedder: Embedder | None = None
@@ -246,7 +265,7 @@ class Watcher:
     def _initial(self) -> list[str]:
         """What changed while nobody watched (everything, when there is no index yet)."""
         try:
-            manifest = read_manifest(self.index_dir)[1]
+            manifest = _manifest(self.index_dir)
         except IndexMissingError:
             return [p.relative_to(self.corpus_dir).as_posix() for p in list_files(self.corpus_dir)]
         stale = staleness(manifest, self.corpus_dir)
@@ -265,7 +284,8 @@ class Watcher:
         try:
             if self._embedder is None:
                 self._embedder = self._load_embedder()
-            applied = apply(self.corpus_dir, self.index_dir, doc_ids, self.settings, self._embedder)
+            applied = apply(self.corpus_dir, self.index_dir, doc_ids, self.settings, self._embedder,
+                            store=pinned(self.index_dir))
         except FtzqaError as exc:
             self.report(f"error: not applied ({', '.join(doc_ids[:5])}): {exc}")
             return

@@ -60,9 +60,14 @@ class Service:
         settings: Settings | None = None,
         embedder: Embedder | None = None,
         access: Access | None = None,
+        store: str | None = None,
     ) -> None:
+        from ..storage.location import pinned, resolve
+
         self.corpus_dir = Path(corpus_dir)
         self.index_dir = Path(index_dir)
+        self.location = resolve(self.index_dir, store)
+        self.store = pinned(self.location)  # "embedded" or the Milvus URI, as given
         self.settings = settings or Settings.from_env()
         self.access = access or Access()
         self._embedder = embedder
@@ -89,9 +94,12 @@ class Service:
     def public(self, message: str) -> str:
         """``message`` without server paths: the corpus and index folders by their names, any
         other absolute path by its last part."""
-        return redact_paths(
-            message, {self.corpus_dir: self.corpus_dir.name or "corpus", self.index_dir: self.index_dir.name or "index"}
-        )
+        folders: dict[str | Path, str] = {
+            self.corpus_dir: self.corpus_dir.name or "corpus", self.index_dir: self.index_dir.name or "index"
+        }
+        if not isinstance(self.location, Path) and self.location.lite:
+            folders[Path(self.location.uri)] = Path(self.location.uri).name
+        return redact_paths(message, folders)
 
     # --- start and background refresh ------------------------------------------------------------
 
@@ -110,7 +118,7 @@ class Service:
                 stale = retriever.staleness(self.corpus_dir)
                 if not stale.stale:
                     self._set(retriever)
-                    return f"loaded the index at {self.index_dir}"
+                    return f"loaded the index at {self.location}"
                 log.info("corpus changed (%s); updating the index", stale.describe())
                 self._set(retriever)  # serve it while the update runs
             except IndexMissingError:
@@ -123,7 +131,7 @@ class Service:
                 self._updating = True
             self._refresh = threading.Thread(target=self._rebuild_locked, args=(retriever,), daemon=True)
             self._refresh.start()
-            return f"loaded the index at {self.index_dir}; updating it in the background (the corpus changed)"
+            return f"loaded the index at {self.location}; updating it in the background (the corpus changed)"
 
     def wait_for_update(self, timeout: float | None = None) -> bool:
         """Wait for a background refresh; True when none is running any more."""
@@ -146,7 +154,7 @@ class Service:
     def _rebuild(self, retriever: Retriever | None) -> str:
         """Build and load; on failure keep ``retriever`` (if any) with a warning. Caller holds _update."""
         try:
-            summary = build(self.corpus_dir, self.index_dir, self.settings, embedder=self.embedder)
+            summary = build(self.corpus_dir, self.index_dir, self.settings, embedder=self.embedder, store=self.store)
             self._set(self._load())
             return summary.line()
         except FtzqaError as exc:
@@ -171,7 +179,8 @@ class Service:
         # questions reuse the sentence-transformers model only when this process already has it
         # (given, or loaded to build); otherwise the index's ONNX encoder embeds them, without torch
         return Retriever.load(
-            self.index_dir, model=self.settings.model, embedder=self._embedder, settings=self.settings
+            self.index_dir, model=self.settings.model, embedder=self._embedder, settings=self.settings,
+            store=self.store,
         )
 
     def _set(self, retriever: Retriever) -> None:
@@ -185,21 +194,26 @@ class Service:
         index is never served. Skipped while this process is itself updating.
         """
         with self._swap:
-            loaded = self._retriever.store.version if self._retriever else None
+            current = self._retriever.store if self._retriever else None
+        loaded = current.version if current is not None else None
         try:
-            live = current_generation(self.index_dir)
+            if isinstance(self.location, Path) or current is None:
+                gen = current_generation(self.index_dir) if isinstance(self.location, Path) else None
+                live = gen.name if gen is not None else None
+            else:  # another store: ask it (one small read)
+                live = current.latest_version()
         except FtzqaError as exc:  # a damaged pointer: keep serving what is loaded
             if str(exc) != self._last_follow_error:
                 log.warning("cannot follow the index pointer: %s", exc)
                 self._last_follow_error = str(exc)
             return
-        if live is None or live.name == loaded or not self._update.acquire(blocking=False):
+        if live is None or live == loaded or not self._update.acquire(blocking=False):
             return
         try:
             self._set(self._load())
-            log.info("picked up the index generation %s written by another process", live.name)
+            log.info("picked up the index generation %s written by another process", live)
         except FtzqaError as exc:  # keep serving the old one
-            log.warning("could not load the new index generation %s: %s", live.name, exc)
+            log.warning("could not load the new index generation %s: %s", live, exc)
         finally:
             self._update.release()
 
@@ -290,7 +304,8 @@ class Service:
                 progress(0.2, "saving and indexing (only new passages are embedded)")
                 try:
                     report = add_bytes(
-                        accepted, self.corpus_dir, self.index_dir, self.settings, embedder=self.embedder
+                        accepted, self.corpus_dir, self.index_dir, self.settings, embedder=self.embedder,
+                        store=self.store,
                     )
                     progress(0.9, "loading the updated index")
                     self._set(self._load())
@@ -333,7 +348,7 @@ class Service:
 
         with self._update:
             try:
-                summary = remove(names, self.corpus_dir, self.index_dir, self.settings)
+                summary = remove(names, self.corpus_dir, self.index_dir, self.settings, store=self.store)
                 self._set(self._load())
             except FtzqaError as exc:
                 log.warning("removal failed: %s", exc)

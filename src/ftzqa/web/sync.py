@@ -31,6 +31,6 @@ def watch_corpus(service: Service) -> tuple[Watcher, threading.Thread]:
 
     watcher = Watcher(
         service.corpus_dir, service.index_dir, service.settings, embedder=lambda: service.embedder,
-        report=report, on_update=reload,
+        report=report, on_update=reload, store=service.store,
     )
     return watcher, start_in_thread(watcher)
