@@ -120,9 +120,8 @@ def test_manifest_records_the_encoder_with_the_model_settings(article_index: Pat
     assert entry["min_cosine"] >= 0.9999
 
 
-def test_ask_does_not_import_torch_and_answers_like_sentence_transformers(
-    article_index: Path, article_retriever: Retriever
-) -> None:
+def _cli_without_torch(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``ftzqa ARGS`` in a fresh process; it must succeed without importing torch or transformers."""
     script = (
         "import json, sys\n"
         "from ftzqa.cli import main\n"
@@ -132,15 +131,20 @@ def test_ask_does_not_import_torch_and_answers_like_sentence_transformers(
         "sys.exit(code)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    heavy = json.loads(done.stderr.strip().splitlines()[-1])
+    assert not [m for m in heavy if m.split(".")[0] in ("torch", "transformers", "sentence_transformers")]
+    return done
+
+
+def test_ask_does_not_import_torch_and_answers_like_sentence_transformers(
+    article_index: Path, article_retriever: Retriever
+) -> None:
     for question in QUESTIONS:
-        done = subprocess.run(
-            [sys.executable, "-c", script, "ask", question, "--index", str(article_index), "--json", "-k", "5"],
-            capture_output=True, text=True, env=env, timeout=120, check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        heavy = json.loads(done.stderr.strip().splitlines()[-1])
-        assert "torch" not in heavy
-        assert not [m for m in heavy if m.split(".")[0] in ("torch", "transformers", "sentence_transformers")]
+        done = _cli_without_torch("ask", question, "--index", str(article_index), "--json", "-k", "5")
         got = json.loads(done.stdout)
         want = article_retriever.search(question, k=5).to_dict()  # sentence-transformers embeds here
         assert [(h["doc_id"], h["start"], h["end"], h["evidence"]) for h in got["hits"]] == [
@@ -385,22 +389,7 @@ def test_adding_a_small_document_embeds_it_without_torch_like_sentence_transform
     shutil.copytree(article_index, index_dir)
     new = tmp_path / "hainan.md"
     new.write_text("# Hainan\n\nHainan Free Trade Port cut tariffs on 1,500 goods in 2025.\n", encoding="utf-8")
-    script = (
-        "import json, sys\n"
-        "from ftzqa.cli import main\n"
-        "code = main(sys.argv[1:])\n"
-        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})\n"
-        "print(json.dumps(heavy), file=sys.stderr)\n"
-        "sys.exit(code)\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    done = subprocess.run(
-        [sys.executable, "-c", script, "add", str(new), "--corpus", str(corpus), "--index", str(index_dir)],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    heavy = json.loads(done.stderr.strip().splitlines()[-1])
-    assert not [m for m in heavy if m.split(".")[0] in ("torch", "transformers", "sentence_transformers")]
+    done = _cli_without_torch("add", str(new), "--corpus", str(corpus), "--index", str(index_dir))
     assert "1 embedded" in done.stdout
     store = load_index(index_dir)
     try:
