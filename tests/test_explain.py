@@ -74,3 +74,13 @@ def test_a_period_the_passage_does_not_state() -> None:
 def test_a_lower_case_name_english_capitalises_and_the_documents_never_mention() -> None:
     why = _explain("new market entities per day in laos", found=False)
     assert why.reason == "Not found: the documents never mention laos."
+
+
+def test_a_figure_question_over_a_passage_without_figures() -> None:
+    text = "Kou Jie said new market entities were born every day in the Yunnan zone."
+    query = analyse("how many new market entities in yunnan", LEXICON, TOKENIZE, VOCAB.__contains__)
+    refused = Signals(cosine=0.7, coverage=1.0, missing_names=1.0)
+    why = explain(query, Passage(set(TOKENIZE(text)), text), refused, False)
+    assert why.reason == "Not found: the closest passage matches new market entities · yunnan, but gives no figure."
+    # the same question over the passage that counts them is not refused for want of a figure
+    assert "figure" not in _explain("how many new market entities in yunnan", found=False).reason

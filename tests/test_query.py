@@ -111,6 +111,32 @@ def test_a_figure_question_is_refused_by_a_passage_without_any_number() -> None:
     assert sig.missing_names == 0.0 and DEFAULT_MODEL.probability(sig) > 0.0
 
 
+def test_a_number_in_the_title_or_an_idiom_is_no_figure() -> None:
+    """"one year on" in the title and "one-off" in the text count nothing: a "how many" question
+    about such a passage is refused; a real count in its body still answers it."""
+    from ftzqa.abstain import DEFAULT_MODEL, signals
+    from ftzqa.abstain import Passage as VerdictPassage
+    from ftzqa.evidence import Evidence
+    from ftzqa.types import Span
+
+    title = "Free trade zones, one year on"
+    body = "Lingang took the lead in one-off foreign debt registration for high-tech enterprises."
+    text = f"{title}\n{body}"
+    lexicon = Lexicon.build([text])
+    query = analyse("how many high tech firms in lingang", lexicon, TOKENIZE, set(TOKENIZE(text)).__contains__)
+    ev = Evidence(Span(0, len(body), body), holds_type=False)
+    with_title = VerdictPassage(set(TOKENIZE(text)), text, body)
+    assert not with_title.has_figure()
+    sig = signals(query, with_title, 0.9, lambda t: 1.0, ev)
+    assert sig.missing_names == 1.0 and DEFAULT_MODEL.probability(sig) == 0.0
+    counted = body.replace("high-tech", "31 high-tech")
+    assert VerdictPassage(set(TOKENIZE(counted)), f"{title}\n{counted}", counted).has_figure()
+    # without a separate body, the text given is the body (as before)
+    assert VerdictPassage(set(TOKENIZE(text)), text).has_figure()
+    assert holds(NUMBER, "One of them opened.") is False and holds(NUMBER, "a one-stop service") is False
+    assert holds(NUMBER, "It opened one branch.") and holds(NUMBER, "one hundred firms")
+
+
 def test_a_sentence_holds_the_kind_asked_for() -> None:
     assert holds(NUMBER, "It opened 879 trains.") and not holds(NUMBER, "It opened trains.")
     assert holds(NUMBER, "Exports doubled to two million.")

@@ -112,19 +112,23 @@ _WORD = re.compile(r"[^\W_]+")
 class Passage:
     """What the verdict looks up in one passage: its terms, term prefixes and word initials."""
 
-    def __init__(self, terms: set[str], text: str) -> None:
+    def __init__(self, terms: set[str], text: str, body: str | None = None) -> None:
+        """``text``: the passage with its title and section; ``body``: the passage alone (default
+        ``text``), where a figure must be: "one year on" in the title answers no "how many"."""
         self.terms = terms
         self.prefixes = {t[:PREFIX] for t in terms if len(t) >= PREFIX and not t[0].isdigit()}
         self._text = text
+        self._body = text if body is None else body
         self._initials: str | None = None
         self._compact: set[str] | None = None
         self._figure: bool | None = None
         self._tokens: list[str] | None = None
 
     def has_figure(self) -> bool:
-        """The passage holds a number, a number word or a percentage."""
+        """The passage itself (not its title or section) holds a number, a number word or a
+        percentage."""
         if self._figure is None:
-            self._figure = holds_figure(self._text)
+            self._figure = holds_figure(self._body)
         return self._figure
 
     def states(self, period: Period) -> bool:

@@ -98,6 +98,21 @@ def asks_figure(question: str) -> bool:
     return "%" in question
 
 
+def _number_word(text: str) -> bool:
+    """``text`` holds a number word that counts something: "one" in "one-off", "one-stop" or "one of
+    the" is an idiom or a pronoun, not a figure."""
+    for m in _WORD.finditer(text):
+        w = m.group().lower()
+        if w not in _NUMBER_WORDS:
+            continue
+        if w != "one":
+            return True
+        after = text[m.end() : m.end() + 4].lower()
+        if not (after.startswith("-") or after.startswith(" of ")):
+            return True
+    return False
+
+
 def holds_figure(text: str) -> bool:
     """``text`` holds a number, a number word or a percentage."""
     return holds(NUMBER, text) or holds(PERCENT, text)
@@ -116,7 +131,7 @@ def holds(kind: str | None, sentence: str, given: frozenset[str] = frozenset()) 
     words = _WORD.findall(sentence)
     lower = [w.lower() for w in words]
     if kind == NUMBER:
-        return any(w[0].isdigit() for w in words) or any(w in _NUMBER_WORDS for w in lower)
+        return any(w[0].isdigit() for w in words) or _number_word(sentence)
     if kind == DATE:
         return any(
             (w.isdigit() and len(w) in (1, 2, 3, 4)) or lw in _MONTHS or lw in _TIME_WORDS

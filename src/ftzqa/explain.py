@@ -64,6 +64,8 @@ def explain(query: Query, passage: Passage | None, signals: Signals | None, foun
         reason = f"{has}, but not {_or_list(other_names)} (mentioned elsewhere in the documents)"
     elif periods:
         reason = f"{has}, but not for {_or_list(periods)}"
+    elif query.figure and not passage.has_figure():
+        reason = f"{has}, but gives no figure"
     elif unknown_terms:
         reason = f"{has}, but the documents never mention {_or_list(unknown_terms)}"
     elif query.asked is not None and signals.type_ok < 0.5:

@@ -80,7 +80,7 @@ FUNCTION_WORDS = frozenset(
     out over own per same she should so some still such than that the their theirs them themselves then
     there these they this those through to too under until up upon very was we were what when where
     which while who whom whose why will with within without would you your yours please tell show give
-    list find many mr mrs ms dr prof sir st""".split()
+    list find many mr mrs ms dr prof sir st get gets got gotten getting""".split()
 )
 NUMBER_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "

@@ -263,7 +263,7 @@ class Retriever:
 
     def _verdict_passage(self, passage: Passage) -> VerdictPassage:
         text = embed_input(passage, self.store.with_title)
-        return VerdictPassage(set(self.store.tokenize(text)), text)
+        return VerdictPassage(set(self.store.tokenize(text)), text, passage.text)
 
     def _signals(
         self,
