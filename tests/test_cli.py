@@ -87,3 +87,25 @@ def test_errors_exit_2_with_one_line(
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_reader_that_goes_away_stops_the_cli_quietly(article_index: Path) -> None:
+    """``ftzqa ask ... | head -0``: the pipe is closed before the answer is written; the CLI stops
+    with SIGPIPE's status and no traceback or error line."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    read, write = os.pipe()
+    os.close(read)  # nobody will ever read the answer
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from ftzqa.cli import main; sys.exit(main(sys.argv[1:]))",
+             "ask", "yunnan exports to vietnam", "--index", str(article_index)],
+            stdout=write, stderr=subprocess.PIPE, text=True, env=env, timeout=300, check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 141, done.stderr
+    assert done.stderr == ""

@@ -113,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     except FtzqaError as exc:
         _error(str(exc))
         return 2
+    except BrokenPipeError:  # the reader went away ("ftzqa eval ... | head"): stop quietly, as SIGPIPE would
+        _silence_stdout()
+        return 141
     except OSError as exc:  # a file ftzqa did not expect to fail: still one line, with the cause
         where = f" ({exc.filename})" if exc.filename else ""
         _error(f"{exc.strerror or exc}{where}; check the disk and the file's permissions, then try again")
@@ -127,6 +130,15 @@ def main(argv: list[str] | None = None) -> int:
         _error(f"the Milvus store {store!r} failed ({type(exc).__name__}: {exc}); check that it is reachable "
                f"and holds an index built by ftzqa (ftzqa build --store {store})")
         return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (tests, embedded use): nothing to do
+        pass
 
 
 def _error(message: str) -> None:
