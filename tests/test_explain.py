@@ -84,3 +84,10 @@ def test_a_figure_question_over_a_passage_without_figures() -> None:
     assert why.reason == "Not found: the closest passage matches new market entities · yunnan, but gives no figure."
     # the same question over the passage that counts them is not refused for want of a figure
     assert "figure" not in _explain("how many new market entities in yunnan", found=False).reason
+
+
+def test_hyphenated_words_stay_one_phrase() -> None:
+    text = "Lingang set cross-border financing quotas for high-tech enterprises."
+    query = analyse("high-tech enterprises with cross-border quotas", Lexicon.build([text]), TOKENIZE, lambda t: True)
+    why = explain(query, Passage(set(TOKENIZE(text)), text), OK, True)
+    assert why.reason == "Matched: high tech enterprises · cross border quotas"

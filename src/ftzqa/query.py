@@ -163,7 +163,8 @@ def analyse(
         pos = m.end()
         text = low
         terms = tokenize(low)
-        at += 1 if not gap.strip() else 2  # words apart from punctuation do not form one phrase
+        # words apart from punctuation do not form one phrase; "high-tech", "Beijing-Tianjin" do
+        at += 1 if not gap.strip() or gap == "-" else 2
         is_first, first = first, False
         if not terms or low in type_words or low in FUNCTION_WORDS or len(low) == 1:  # no constraint
             pieces.append(surface)
