@@ -163,3 +163,9 @@ def test_proper_noun_list_knows_names_from_ordinary_words() -> None:
 
     assert all(usually_capitalised(w) for w in ("laos", "guangdong", "sheffield", "samoa"))
     assert not any(usually_capitalised(w) for w in ("sort", "firms", "exports", "june", "monday"))
+
+
+def test_words_that_say_what_is_asked_are_no_constraint() -> None:
+    query = analyse("kou jie job title", None, TOKENIZE, lambda t: True)
+    assert [w.text for w in query.words] == ["kou", "jie"]
+    assert query.searched == "kou jie job title"  # still searched

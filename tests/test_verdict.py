@@ -55,6 +55,18 @@ def test_loosely_worded_real_questions_are_found(
     assert answer.reason.startswith("Matched: ")
 
 
+@pytest.mark.parametrize(
+    ("question", "post"),
+    [("zhang deping job title", "director of the Shandong"), ("name of the reporter", "reporter Li Hualin")],
+)
+def test_asking_for_a_name_or_post_is_no_missing_topic(article_retriever: Retriever, question: str, post: str) -> None:
+    """"job title", "name": the passage gives the post or name without using those words."""
+    answer = article_retriever.search(question, k=3)
+    assert answer.found, answer.reason
+    assert post in answer.hits[0].evidence.text
+    assert not {"job", "title", "name"} & set(answer.missing)
+
+
 def test_typos_are_corrected_and_shown(article_retriever: Retriever) -> None:
     answer = article_retriever.search("visa free transit hours in qingdoa", k=3)
     assert ("qingdoa", "qingdao") in answer.corrections

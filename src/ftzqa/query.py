@@ -82,6 +82,9 @@ FUNCTION_WORDS = frozenset(
     which while who whom whose why will with within without would you your yours please tell show give
     list find many mr mrs ms dr prof sir st get gets got gotten getting""".split()
 )
+# words that say what is asked for about a person or thing ("reporter name", "kou jie title", "zhu
+# min position"), not what it is about: a passage gives the name or post without using the word
+ASKING_WORDS = frozenset({"name", "names", "title", "titles", "job", "jobs", "position", "post"})
 NUMBER_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty"
@@ -166,7 +169,7 @@ def analyse(
         # words apart from punctuation do not form one phrase; "high-tech", "Beijing-Tianjin" do
         at += 1 if not gap.strip() or gap == "-" else 2
         is_first, first = first, False
-        if not terms or low in type_words or low in FUNCTION_WORDS or len(low) == 1:  # no constraint
+        if not terms or low in type_words or low in FUNCTION_WORDS or low in ASKING_WORDS or len(low) == 1:
             pieces.append(surface)
             continue
         is_known = all(known(t) for t in terms)
