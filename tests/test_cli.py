@@ -102,10 +102,22 @@ def test_a_reader_that_goes_away_stops_the_cli_quietly(article_index: Path) -> N
     try:
         done = subprocess.run(
             [sys.executable, "-c", "import sys; from ftzqa.cli import main; sys.exit(main(sys.argv[1:]))",
-             "ask", "yunnan exports to vietnam", "--index", str(article_index)],
+             "ask", "yunnan exports to vietnam", "--index", str(article_index), *store_args(article_index)],
             stdout=write, stderr=subprocess.PIPE, text=True, env=env, timeout=300, check=False,
         )
     finally:
         os.close(write)
     assert done.returncode == 141, done.stderr
     assert done.stderr == ""
+
+
+def test_a_skipped_file_is_reported_once(
+    tiny_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    (tiny_corpus / "notes.docx").write_text("not a zip archive", encoding="utf-8")
+    caplog.set_level("WARNING")
+    idx = tmp_path / "idx"
+    assert cli.main(["build", "--corpus", str(tiny_corpus), "--index", str(idx), *store_args(idx)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("notes.docx") == 1 and "skipped notes.docx: is not a .docx document" in err
+    assert not [r for r in caplog.records if "notes.docx" in r.getMessage()]

@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
+    if not args.verbose:  # the commands print each skipped file themselves, once
+        logging.getLogger("ftzqa.corpus").setLevel(logging.ERROR)
     try:
         handler = {
             "build": _build, "ask": _ask, "add": _add, "remove": _remove, "compact": _compact, "eval": _eval,
