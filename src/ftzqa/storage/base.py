@@ -139,6 +139,29 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+class LiveDocuments(Mapping[str, Document]):
+    """A store's live documents by doc_id (from its manifest), each read when looked up."""
+
+    def __init__(self, ids: Mapping[str, Any], read: Callable[[str], Document | None]) -> None:
+        self._ids = ids
+        self._read = read
+
+    def __getitem__(self, doc_id: str) -> Document:
+        doc = self._read(doc_id)
+        if doc is None:
+            raise KeyError(doc_id)
+        return doc
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._ids))
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._ids
+
+
 class StoreWriter(Protocol):
     """Changes an index; the caller holds the index's writer lock. Each method commits one new
     version atomically (readers see the old one or the new one) and returns its version."""

@@ -34,6 +34,7 @@ from ..settings import BM25Settings
 from ..sparse import Tokenizer
 from ..store import current_generation
 from ..types import Document, Passage
+from .base import LiveDocuments
 from .postings import KeywordIndex, Part
 from .removed import FILE as REMOVED
 from .removed import Removed
@@ -108,29 +109,6 @@ class StoreLexicon(Lexicon):
             return {w: n for w, n in df.items() if n > 0}
 
 
-class _Documents(Mapping[str, Document]):
-    """Live documents by doc_id, read from the segments when looked up."""
-
-    def __init__(self, store: EmbeddedStore) -> None:
-        self._store = store
-        self._ids = store.manifest["documents"]
-
-    def __getitem__(self, doc_id: str) -> Document:
-        doc = self._store.document(doc_id)
-        if doc is None:
-            raise KeyError(doc_id)
-        return doc
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._ids))
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def __contains__(self, doc_id: object) -> bool:
-        return doc_id in self._ids
-
-
 class EmbeddedStore:
     """A loaded generation of the embedded store (read-only; thread-safe for searches)."""
 
@@ -184,7 +162,7 @@ class EmbeddedStore:
             removed_length=self.removed.length,
         )
         self._lexicon = StoreLexicon(self.segments, self.removed, generation / DICTIONARY)
-        self._documents = _Documents(self)
+        self._documents = LiveDocuments(self.manifest["documents"], self.document)
 
     # --- what it is ------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from ..settings import BM25Settings
 from ..sparse import Tokenizer
 from ..types import Document, Passage
 from . import milvus_schema as ms
+from .base import LiveDocuments
 from .location import MilvusTarget
 
 if TYPE_CHECKING:
@@ -101,27 +102,6 @@ class MilvusLexicon(Lexicon):
             return self._vocab
 
 
-class _Documents(Mapping[str, Document]):
-    def __init__(self, store: MilvusStore) -> None:
-        self._store = store
-        self._ids: dict[str, Any] = store.manifest["documents"]
-
-    def __getitem__(self, doc_id: str) -> Document:
-        doc = self._store.document(doc_id)
-        if doc is None:
-            raise KeyError(doc_id)
-        return doc
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._ids))
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def __contains__(self, doc_id: object) -> bool:
-        return doc_id in self._ids
-
-
 class MilvusStore:
     """One version of a Milvus index (read-only; thread-safe for searches)."""
 
@@ -137,7 +117,7 @@ class MilvusStore:
         total = int(manifest["bm25_total_length"])
         self.avglen = total / self._size if self._size > 0 else 1.0
         self._lexicon = MilvusLexicon(self)
-        self._documents = _Documents(self)
+        self._documents = LiveDocuments(self.manifest["documents"], self.document)
         self._filter = f"gen <= {version}"
         # doc_id -> [first id, passage count]; passages of a document have consecutive ids
         self._ranges: dict[str, list[int]] = manifest["ranges"]
