@@ -169,3 +169,18 @@ def test_words_that_say_what_is_asked_are_no_constraint() -> None:
     query = analyse("kou jie job title", None, TOKENIZE, lambda t: True)
     assert [w.text for w in query.words] == ["kou", "jie"]
     assert query.searched == "kou jie job title"  # still searched
+
+
+def test_a_run_of_capitalised_words_is_a_name_even_if_the_documents_write_its_words_in_lower_case() -> None:
+    text = "The emperor wore yellow silk. A tiger was seen near the house, a place of wisdom."
+    lexicon = Lexicon.build([text])
+    vocab = set(TOKENIZE(text)).__contains__
+    query = analyse("Which dynasty did Yellow Tiger rule from the House of Wisdom?", lexicon, TOKENIZE, vocab)
+    names = [w.text for w in query.names]
+    assert names == ["yellow", "tiger", "house", "wisdom"]
+    # one capitalised word the documents write in lower case stays a topic word
+    query = analyse("Which emperor wore Yellow silk?", lexicon, TOKENIZE, vocab)
+    assert [w.text for w in query.names] == []
+    # the first word of a question is no part of a run
+    query = analyse("Yellow Tiger was seen where?", lexicon, TOKENIZE, vocab)
+    assert [w.text for w in query.names] == []

@@ -140,6 +140,35 @@ class Query:
         return [tuple(p) for p in out]
 
 
+_RUN_CONNECTORS = frozenset({"of", "the", "and", "de", "du", "la", "le", "von", "van", "der", "y"})
+
+
+def _capitalised_runs(question: str) -> set[int]:
+    """Token positions (as ``_TOKEN`` finds them) of capitalised words in runs of two or more after
+    the first word, joined by spaces and at most one connector ("House of Wisdom"). One pass."""
+    out: set[int] = set()
+    run: list[int] = []  # capitalised tokens of the current run
+    gap_connector = False  # the run's last token is a connector
+    prev_end = 0
+    for i, m in enumerate(_TOKEN.finditer(question)):
+        word = m.group(0)
+        spaced = not question[prev_end : m.start()].strip()
+        prev_end = m.end()
+        if i > 0 and word[0].isupper() and spaced and (run or not gap_connector):
+            run.append(i)
+            gap_connector = False
+            continue
+        if run and spaced and not gap_connector and word.lower() in _RUN_CONNECTORS:
+            gap_connector = True
+            continue
+        if len(run) >= 2:
+            out.update(run)
+        run, gap_connector = ([i] if i > 0 and word[0].isupper() else []), False
+    if len(run) >= 2:
+        out.update(run)
+    return out
+
+
 def analyse(
     question: str,
     lexicon: Lexicon | None,
@@ -152,6 +181,8 @@ def analyse(
     # not names. One typed all in lower case leaves it to the documents ("yunnan" is a name there).
     tokens = _TOKEN.findall(question)
     cased = any(t[:1].isupper() for t in tokens[1:])
+    in_run = _capitalised_runs(question) if cased else set()
+    index = -1
     pieces: list[str] = []
     words: list[Word] = []
     corrections: list[Correction] = []
@@ -169,6 +200,7 @@ def analyse(
         # words apart from punctuation do not form one phrase; "high-tech", "Beijing-Tianjin" do
         at += 1 if not gap.strip() or gap == "-" else 2
         is_first, first = first, False
+        index += 1
         if not terms or low in type_words or low in FUNCTION_WORDS or low in ASKING_WORDS or len(low) == 1:
             pieces.append(surface)
             continue
@@ -202,7 +234,10 @@ def analyse(
         if cased and not surface[0].isupper():
             name = False
         elif cased and not is_first:
-            name = evidence is not False  # capitalised by the asker; a name unless the documents disagree
+            # capitalised by the asker: a name unless the documents disagree, and always when it is
+            # part of a run of capitalised words ("Yellow Tiger", "House of Wisdom", "Signal Hill")
+            # even if the documents write those words in lower case one by one
+            name = evidence is not False or index in in_run
         else:
             # the documents' own writing decides; for a word they never use, English usage does
             # ("laos" is a name, "sort" is not)
