@@ -139,6 +139,43 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+class ManifestFacts:
+    """What a store reads straight from its manifest (shared by the stores; ``_manifest`` and
+    ``_documents`` are set by their constructors)."""
+
+    _manifest: dict[str, Any]
+    _documents: Mapping[str, Document]
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self._manifest
+
+    @property
+    def model(self) -> str:
+        return str(self._manifest["model"]["id"])
+
+    @property
+    def dimension(self) -> int:
+        return int(self._manifest["model"]["dimension"])
+
+    @property
+    def with_title(self) -> bool:
+        return bool(self._manifest["embedding"]["with_title"])
+
+    @property
+    def scripts(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in self._manifest.get("scripts", {}).items()}
+
+    @property
+    def documents(self) -> Mapping[str, Document]:
+        return self._documents
+
+    def staleness(self, corpus_dir: str | Path | None = None) -> Staleness:
+        from ..index import staleness
+
+        return staleness(self._manifest, corpus_dir)
+
+
 class LiveDocuments(Mapping[str, Document]):
     """A store's live documents by doc_id (from its manifest), each read when looked up."""
 

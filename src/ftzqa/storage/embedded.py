@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ from ..settings import BM25Settings
 from ..sparse import Tokenizer
 from ..store import current_generation
 from ..types import Document, Passage
-from .base import LiveDocuments
+from .base import LiveDocuments, ManifestFacts
 from .postings import KeywordIndex, Part
 from .removed import FILE as REMOVED
 from .removed import Removed
@@ -44,7 +44,6 @@ from .vectors import AnnSettings
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from ..index import Staleness
 
 DICTIONARY = "dictionary.json"
 
@@ -109,7 +108,7 @@ class StoreLexicon(Lexicon):
             return {w: n for w, n in df.items() if n > 0}
 
 
-class EmbeddedStore:
+class EmbeddedStore(ManifestFacts):
     """A loaded generation of the embedded store (read-only; thread-safe for searches)."""
 
     def __init__(self, index_dir: Path, generation: Path, manifest: dict[str, Any], *, for_writing: bool = False):
@@ -179,37 +178,8 @@ class EmbeddedStore:
         return None if gen is None else gen.name
 
     @property
-    def manifest(self) -> dict[str, Any]:
-        return self._manifest
-
-    @property
-    def model(self) -> str:
-        return str(self._manifest["model"]["id"])
-
-    @property
-    def dimension(self) -> int:
-        return int(self._manifest["model"]["dimension"])
-
-    @property
-    def with_title(self) -> bool:
-        return bool(self._manifest["embedding"]["with_title"])
-
-    @property
-    def scripts(self) -> dict[str, int]:
-        return {str(k): int(v) for k, v in self._manifest.get("scripts", {}).items()}
-
-    @property
     def passage_count(self) -> int:
         return int(self._manifest["passage_count"])
-
-    @property
-    def documents(self) -> Mapping[str, Document]:
-        return self._documents
-
-    def staleness(self, corpus_dir: str | Path | None = None) -> Staleness:
-        from ..index import staleness
-
-        return staleness(self._manifest, corpus_dir)
 
     def query_embedder(self) -> Embedder | None:
         from ..onnx_embed import load_embedder

@@ -16,8 +16,7 @@ import json
 import math
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,13 +27,12 @@ from ..settings import BM25Settings
 from ..sparse import Tokenizer
 from ..types import Document, Passage
 from . import milvus_schema as ms
-from .base import LiveDocuments
+from .base import LiveDocuments, ManifestFacts
 from .location import MilvusTarget
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from ..index import Staleness
 
 PASSAGE_FIELDS = ["id", "doc_id", "title", "section", "paragraph", "start", "end", "text"]
 BM25_DEPTH = 2  # the engine's BM25 list is taken this many times deeper than asked, then re-scored
@@ -102,7 +100,7 @@ class MilvusLexicon(Lexicon):
             return self._vocab
 
 
-class MilvusStore:
+class MilvusStore(ManifestFacts):
     """One version of a Milvus index (read-only; thread-safe for searches)."""
 
     def __init__(self, target: MilvusTarget, version: int, manifest: dict[str, Any]) -> None:
@@ -143,10 +141,6 @@ class MilvusStore:
                                "check that it is reachable") from None
         return None if now is None else f"v{int(now['version']):08d}"
 
-    @property
-    def manifest(self) -> dict[str, Any]:
-        return self._manifest
-
     def manifest_part(self, key: str) -> Any:
         """A large manifest companion stored apart (the model's dictionary), read when needed."""
         if key not in self._extra:
@@ -161,33 +155,8 @@ class MilvusStore:
         return self._extra[key]
 
     @property
-    def model(self) -> str:
-        return str(self._manifest["model"]["id"])
-
-    @property
-    def dimension(self) -> int:
-        return int(self._manifest["model"]["dimension"])
-
-    @property
-    def with_title(self) -> bool:
-        return bool(self._manifest["embedding"]["with_title"])
-
-    @property
-    def scripts(self) -> dict[str, int]:
-        return {str(k): int(v) for k, v in self._manifest.get("scripts", {}).items()}
-
-    @property
     def passage_count(self) -> int:
         return self._size
-
-    @property
-    def documents(self) -> Mapping[str, Document]:
-        return self._documents
-
-    def staleness(self, corpus_dir: str | Path | None = None) -> Staleness:
-        from ..index import staleness
-
-        return staleness(self._manifest, corpus_dir)
 
     def query_embedder(self) -> Embedder | None:
         return None  # questions are embedded with sentence-transformers (the ONNX encoder lives in index folders)
