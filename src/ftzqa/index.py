@@ -82,12 +82,7 @@ def _milvus_store(target: Any, model: str | None, locked: bool = False) -> Milvu
         int(store.dimension)
     except (KeyError, TypeError, ValueError):
         raise _refuse(target, f"has an incomplete {MANIFEST}", corpus) from None
-    if model is not None and model != built_with:
-        raise IndexMismatchError(
-            f"index at {str(target)!r} was built with model {built_with!r}, not {model!r}; "
-            f"rebuild it with: {rebuild_command(corpus, target)} --model {model} "
-            f"(or drop --model / FTZQA_MODEL to use {built_with!r})"
-        )
+    _check_model(target, model, built_with, corpus)
     return store
 
 
@@ -156,6 +151,16 @@ def _refuse(index_dir: Path | Location, why: str, corpus: str = "corpus") -> Ind
     )
 
 
+def _check_model(index_dir: Path | Location, model: str | None, built_with: str, corpus: str) -> None:
+    """Refuse an index built with another model than the one asked for (``None``: any)."""
+    if model is not None and model != built_with:
+        raise IndexMismatchError(
+            f"index at {str(index_dir)!r} was built with model {built_with!r}, not {model!r}; "
+            f"rebuild it with: {rebuild_command(corpus, index_dir)} --model {model} "
+            f"(or drop --model / FTZQA_MODEL to use {built_with!r})"
+        )
+
+
 def read_manifest(index_dir: str | Path) -> tuple[Path, dict[str, Any]]:
     """The live generation folder and its checked manifest (format version only)."""
     index_dir = Path(index_dir)
@@ -222,12 +227,7 @@ def open_location(
             raise TypeError("documents, files")
     except (KeyError, TypeError, ValueError):
         raise _refuse(index_dir, f"has an incomplete {MANIFEST}", corpus) from None
-    if model is not None and model != built_with:
-        raise IndexMismatchError(
-            f"index at {str(index_dir)!r} was built with model {built_with!r}, not {model!r}; "
-            f"rebuild it with: {rebuild_command(corpus, index_dir)} --model {model} "
-            f"(or drop --model / FTZQA_MODEL to use {built_with!r})"
-        )
+    _check_model(index_dir, model, built_with, corpus)
     if query_encoder:
         from .onnx_embed import EncoderCheckError, check
 
