@@ -118,6 +118,9 @@ def start_watch(corpus: Path, index: Path, log: Path) -> subprocess.Popen[bytes]
             [sys.executable, "-m", "ftzqa.cli", "watch", "--corpus", str(corpus), "--index", str(index),
              *store_args(index)],
             stdout=out, stderr=subprocess.STDOUT, env=env,
+            # as in a terminal: a shell's background job (CI started with "&") ignores SIGINT, and
+            # Python then keeps ignoring it; the Ctrl-C test needs it delivered
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
 
 

@@ -231,8 +231,6 @@ def _watch(args: argparse.Namespace) -> int:
     def report(line: str) -> None:
         print(one_line(line), flush=True)
 
-    if not args.verbose:  # read_corpus logs each skipped file; the watcher prints it once itself
-        logging.getLogger("ftzqa.corpus").setLevel(logging.ERROR)
     watcher = Watcher(args.corpus, args.index, settings, embedder=load_model, report=report, quiet=quiet,
                       store=args.store)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: watcher.stop())
