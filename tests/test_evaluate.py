@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,7 @@ class FakeRetriever:
         if passages is not None:
             self.index = FakeIndex(passages)
 
-    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> Answer:
+    def search(self, question: str, k: int = 5, mode: str = "hybrid", *, require: Sequence[str] = ()) -> Answer:
         self.calls.append((question, k, mode))
         return self.answers[question]
 

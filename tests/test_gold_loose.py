@@ -84,6 +84,8 @@ def test_eval_reports_every_new_measure_on_the_loose_set(
         recalls = [r for _, _, r in report["pr_curve"]]
         assert recalls == sorted(recalls, reverse=True) and recalls[0] <= 1.0
         assert report["operating_point"]["threshold"] == pytest.approx(threshold, abs=1e-4)
+    # issue 8's bar on the follow-ups: every pair right with the product's own retriever
+    assert reports["hybrid"]["followups_right"] == reports["hybrid"]["followups"]
 
 
 def test_eval_prints_the_curve_and_operating_point(article_index: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ftzqa import cli
+from ftzqa.errors import InvalidQueryError
 from ftzqa.retrieve import Retriever
 
 
@@ -117,7 +118,32 @@ def test_a_follow_up_swaps_the_word_the_model_finds_closest(article_retriever: R
     is_name = article_retriever.store.lexicon.is_name
     swapped = resolve("what about imports", "yunnan vietnam exports h1", is_name, similar)
     assert swapped.query == "yunnan vietnam imports h1" and swapped.rule == "follow-up: imports in place of exports"
+    assert swapped.focus == ("imports",)
     kept = resolve("and the yoy increase", "qilu eurasian trains jan-july", is_name, similar)
     assert kept.query == "qilu eurasian trains jan-july the yoy increase"
     answer = article_retriever.search(kept.query, k=3)
     assert answer.found and "41.5%" in answer.hits[0].evidence.text
+
+
+def test_a_follow_up_s_swapped_in_word_must_be_in_the_answer(article_retriever: Retriever) -> None:
+    # the article gives Yunnan's exports to Vietnam, not its imports: the rewritten question is
+    # close to that passage, but what the follow-up asks about is the one word it lacks
+    swapped = article_retriever.search("yunnan vietnam imports h1", k=3, require=("imports",))
+    assert not swapped.found
+    assert "imports" in swapped.to_dict()["missing"] and "imports" in (swapped.reason or "")
+    kept = article_retriever.search("yunnan vietnam exports h1", k=3, require=("exports",))
+    assert kept.found and "41.8%" in kept.hits[0].evidence.text
+    assert article_retriever.search("yunnan vietnam exports h1", k=3, require=["EXPORTS"]).found
+
+
+@pytest.mark.parametrize(
+    ("require", "message"),
+    [
+        ("imports", "not a list of words"),
+        (["imports", 3], "not a word"),
+        (["w"] * 21, "more than the 20 allowed"),
+    ],
+)
+def test_require_refuses_what_is_not_a_few_words(article_retriever: Retriever, require: object, message: str) -> None:
+    with pytest.raises(InvalidQueryError, match=message):
+        article_retriever.search("yunnan exports", require=require)  # type: ignore[arg-type]

@@ -125,22 +125,26 @@ def _similar(word: str, candidates: list[str]) -> list[float]:
 
 
 @pytest.mark.parametrize(
-    ("question", "previous", "query"),
+    ("question", "previous", "query", "focus"),
     [
-        ("what about imports", "yunnan vietnam exports h1", "yunnan vietnam imports h1"),
-        ("And 2019?", "Exports in 2020?", "Exports in 2019?"),
-        # nothing close enough, or more than one word: appended as before
-        ("and the growth", "yunnan vietnam exports h1", "yunnan vietnam exports h1 the growth"),
-        ("and imports growth", "yunnan vietnam exports h1", "yunnan vietnam exports h1 imports growth"),
+        ("what about imports", "yunnan vietnam exports h1", "yunnan vietnam imports h1", ("imports",)),
+        ("And 2019?", "Exports in 2020?", "Exports in 2019?", ("2019",)),
+        # nothing close enough, or more than one word: appended as before, with no focus
+        ("and the growth", "yunnan vietnam exports h1", "yunnan vietnam exports h1 the growth", ()),
+        ("and imports growth", "yunnan vietnam exports h1", "yunnan vietnam exports h1 imports growth", ()),
         # a name still replaces the first name
-        ("And Yunnan?", "What were Heilongjiang's exports?", "What were Yunnan's exports?"),
+        ("And Yunnan?", "What were Heilongjiang's exports?", "What were Yunnan's exports?", ("yunnan",)),
     ],
 )
-def test_a_follow_up_naming_one_thing_replaces_its_closest_word(question: str, previous: str, query: str) -> None:
+def test_a_follow_up_naming_one_thing_replaces_its_closest_word(
+    question: str, previous: str, query: str, focus: tuple[str, ...]
+) -> None:
     resolved = resolve(question, previous, None, _similar)
     assert resolved.query == query
     if "in place of" in resolved.rule and "Yunnan" not in question:
         assert resolved.rule.endswith("in place of exports") or resolved.rule.endswith("in place of 2020")
+    # what the follow-up swapped in is what it asks about: the answer must mention it
+    assert resolved.focus == focus
 
 
 def test_follow_up_helpers() -> None:

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from .gold import KINDS, GoldFileError, GoldItem, load_gold, searched_queries
+from .gold import KINDS, GoldFileError, GoldItem, load_gold, resolved_queries, searched_queries
 from .types import Answer, Passage
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "operating_point",
     "pr_curve",
     "reciprocal_rank",
+    "resolved_queries",
     "searched_queries",
     "summarise",
     "threshold_of",
@@ -75,7 +76,7 @@ CURVE_THRESHOLDS = tuple(i / 20 for i in range(21))  # 0.00, 0.05, ..., 1.00
 class Searcher(Protocol):
     """What ``evaluate`` needs: ``ftzqa.retrieve.Retriever`` or a stand-in."""
 
-    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> Answer: ...
+    def search(self, question: str, k: int = 5, mode: str = "hybrid", *, require: Sequence[str] = ()) -> Answer: ...
 
 
 # --- pure metric math -------------------------------------------------------------------
@@ -349,8 +350,8 @@ def judge_all(
         from .web.followup import embedding_similarity
 
         similar = embedding_similarity(retriever.embedder.encode)  # type: ignore[attr-defined]
-    for item, query in zip(items, searched_queries(items, is_name, similar), strict=True):
-        answer = retriever.search(query, k=depth, mode=mode)
+    for item, resolved in zip(items, resolved_queries(items, is_name, similar), strict=True):
+        answer = retriever.search(resolved.query, k=depth, mode=mode, require=resolved.focus)
         n_relevant = count_relevant(texts, item.answers) if texts is not None and item.answers else None
         out.append(judge(answer, item.answers, n_relevant, depth, kind=item.kind, followup=item.followup))
     return out

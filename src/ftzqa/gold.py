@@ -22,8 +22,12 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import FtzqaError
+
+if TYPE_CHECKING:
+    from .web.followup import Resolved
 
 KINDS = ("answerable", "near_miss", "off_topic")
 
@@ -152,18 +156,27 @@ def searched_queries(
     tells names typed in lower case, as the page does with the index's lexicon; ``similar``
     compares words, as the page does with the index's model ("what about imports").
     """
-    from .web.followup import resolve
+    return [r.query for r in resolved_queries(items, is_name, similar)]
+
+
+def resolved_queries(
+    items: Sequence[GoldItem],
+    is_name: Callable[[str], bool] | None = None,
+    similar: Callable[[str, list[str]], list[float]] | None = None,
+) -> list[Resolved]:
+    """``searched_queries`` with what the page also passes on: each follow-up's focus words."""
+    from .web.followup import Resolved, resolve
 
     before = _chains(items, "gold set")
-    memo: dict[str, str] = {}
+    memo: dict[str, Resolved] = {}
 
-    def searched(question: str) -> str:
+    def searched(question: str) -> Resolved:
         if question not in memo:
             previous = before.get(question)
             if previous is None:
-                memo[question] = question
+                memo[question] = Resolved(question)
             else:
-                memo[question] = resolve(question, searched(previous), is_name, similar).query
+                memo[question] = resolve(question, searched(previous).query, is_name, similar)
         return memo[question]
 
-    return [item.question if item.previous is None else searched(item.question) for item in items]
+    return [Resolved(item.question) if item.previous is None else searched(item.question) for item in items]

@@ -174,8 +174,13 @@ def analyse(
     lexicon: Lexicon | None,
     tokenize: Callable[[str], list[str]],
     known: Callable[[str], bool],
+    required: frozenset[str] = frozenset(),
 ) -> Query:
-    """The ``Query`` for ``question`` against an index with this lexicon, tokenizer and vocabulary."""
+    """The ``Query`` for ``question`` against an index with this lexicon, tokenizer and vocabulary.
+
+    ``required``: words (lower case) the answer must mention, like a name, although they are plain
+    words: the one word a follow-up swapped in ("what about imports" after a question on exports).
+    """
     kind, type_words = asked_kind(question)
     # a question with capitals after its first word was typed with care: its lower-case words are
     # not names. One typed all in lower case leaves it to the documents ("yunnan" is a name there).
@@ -242,6 +247,7 @@ def analyse(
             # the documents' own writing decides; for a word they never use, English usage does
             # ("laos" is a name, "sort" is not)
             name = evidence is True or (evidence is None and not is_known and usually_capitalised(text))
+        name = name or low in required or text in required
         words.append(Word(surface, text, NAME if name else TOPIC, tuple(terms), is_known, at))
         pieces.append(text if text != low else surface)
     pieces.append(question[pos:])

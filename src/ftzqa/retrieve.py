@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -94,6 +96,28 @@ def check_mode(mode: object) -> str:
     return mode
 
 
+MAX_REQUIRED = 20  # words a search may require; a follow-up requires one
+_REQUIRED_WORD = re.compile(r"[^\W_]+")
+
+
+def _required(require: object) -> frozenset[str]:
+    """``require`` (words an answer must mention) as a set of lower-case words."""
+    if isinstance(require, str) or not isinstance(require, Sequence | set | frozenset):
+        raise InvalidQueryError(
+            f"require of {_shown(require)} is not a list of words; pass a list such as ['imports'], or nothing"
+        )
+    if len(require) > MAX_REQUIRED:
+        raise InvalidQueryError(
+            f"require has {len(require):,} words, more than the {MAX_REQUIRED} allowed; pass fewer words"
+        )
+    out: set[str] = set()
+    for word in require:
+        if not isinstance(word, str) or len(word) > MAX_QUESTION_CHARS:
+            raise InvalidQueryError(f"require holds {_shown(word)}, not a word; pass words as short strings")
+        out.update(w.lower() for w in _REQUIRED_WORD.findall(word))
+    return frozenset(out)
+
+
 class Retriever:
     """Searches one loaded index (any ``Store``). Thread-safe for concurrent ``search`` calls."""
 
@@ -152,15 +176,18 @@ class Retriever:
     def staleness(self, corpus_dir: str | Path | None = None) -> Staleness:
         return self.store.staleness(corpus_dir)
 
-    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> Answer:
-        """Best ``k`` passages for ``question`` with evidence, whether they answer it, and why."""
+    def search(self, question: str, k: int = 5, mode: str = "hybrid", *, require: Sequence[str] = ()) -> Answer:
+        """Best ``k`` passages for ``question`` with evidence, whether they answer it, and why.
+
+        ``require``: words of the question an answer must mention, as it must mention the
+        question's names (a follow-up's swapped-in word: ``web.followup.Resolved.focus``)."""
         question = check_question(question, self.settings.max_question_chars)
         k = check_k(k)
         mode = check_mode(mode)
         refusal = self._unreadable(question)
         if refusal:
             return Answer(question=question, found=False, searched=question, reason=refusal)
-        query, ranking, evidence, sigs, passages = self._run(question, k, mode)
+        query, ranking, evidence, sigs, passages = self._run(question, k, mode, _required(require))
         probabilities = [self.abstain.probability(s) for s in sigs]
         confidence = max(probabilities, default=0.0)
         found = confidence >= self.abstain.threshold
@@ -195,11 +222,11 @@ class Retriever:
         return self._run(question, ABSTAIN_DEPTH, check_mode(mode))[3]
 
     def _run(
-        self, question: str, k: int, mode: str
+        self, question: str, k: int, mode: str, required: frozenset[str] = frozenset()
     ) -> tuple[Query, Ranking, list[Evidence], list[Signals], dict[int, Passage]]:
         """Analyse, rank, pick evidence and compute the verdict's signals (``search`` and ``signals``);
         also the passages read for it, by id."""
-        query = self.analyse(question)
+        query = self.analyse(question, required)
         terms = self.store.tokenize(query.searched)
         vector = self.embedder.encode([query.searched])[0]
         wide = self._rank(vector, terms, max(k, RIVAL_DEPTH), mode)
@@ -210,10 +237,10 @@ class Retriever:
         sigs = self._signals(query, vector, ranking, evidence, [passages[pid] for pid in wide.ids.tolist()])
         return query, ranking, evidence, sigs, passages
 
-    def analyse(self, question: str) -> Query:
+    def analyse(self, question: str, required: frozenset[str] = frozenset()) -> Query:
         """The question's words, names, corrections and asked-for kind, against this index."""
         store = self.store
-        return analyse(question, store.lexicon, store.tokenize, store.known)
+        return analyse(question, store.lexicon, store.tokenize, store.known, required)
 
     def _unreadable(self, question: str) -> str:
         """A message when the question is mostly in a script the indexed documents do not use."""

@@ -7,6 +7,10 @@ Heilongjiang's trade?" -> "What was Yunnan's trade?"); one that names a single o
 ("What about imports?") replaces the previous question's word closest to it in meaning, when one
 is close enough (``SWAP_SIMILARITY``: "exports"; the embedding model decides); any other
 follow-up is appended to the previous question. Everything else is searched as typed.
+
+A swapped-in word is what the follow-up asks about (``Resolved.focus``): the search requires an
+answer to mention it, as it must mention the question's names. A passage on Yunnan's exports to
+Vietnam does not answer "what about imports", however close it is to the rewritten question.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class Resolved:
 
     query: str
     rule: str = ""
+    focus: tuple[str, ...] = ()  # words swapped in: what the follow-up asks about, so the answer must say them
 
 
 def content_words(text: str) -> list[str]:
@@ -119,7 +124,7 @@ def _swap_word(rest: str, previous: str, similar: Similar) -> Resolved | None:
     m = candidates[best]
     new = next(w.group(0) for w in _WORD.finditer(rest) if content_words(w.group(0)))
     query = previous[: m.start()] + new + previous[m.end() :]
-    return Resolved(query, f"follow-up: {new} in place of {m.group(0)}")
+    return Resolved(query, f"follow-up: {new} in place of {m.group(0)}", (new,))
 
 
 def resolve(
@@ -146,7 +151,7 @@ def resolve(
             start, end = name
             new = re.sub(r"^(?:the|a|an)\s+", "", rest, flags=re.IGNORECASE)
             query = previous[:start] + new + previous[end:]
-            return Resolved(query, f"follow-up: {new} in place of {previous[start:end]}")
+            return Resolved(query, f"follow-up: {new} in place of {previous[start:end]}", tuple(content_words(new)))
     if not rest:
         return Resolved(previous, "follow-up: the previous question again")
     if similar is not None:

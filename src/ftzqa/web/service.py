@@ -263,10 +263,13 @@ class Service:
 
     # --- questions ---------------------------------------------------------------------------------
 
-    def ask(self, question: str, k: int = 3, mode: str = "hybrid") -> tuple[Answer, Mapping[str, Document]]:
-        """Search the current index; also returns its documents (for the surrounding context)."""
+    def ask(
+        self, question: str, k: int = 3, mode: str = "hybrid", require: Sequence[str] = ()
+    ) -> tuple[Answer, Mapping[str, Document]]:
+        """Search the current index; also returns its documents (for the surrounding context).
+        ``require``: words an answer must mention (``Retriever.search``)."""
         retriever = self.retriever
-        return retriever.search(question, k=k, mode=mode), retriever.store.documents
+        return retriever.search(question, k=k, mode=mode, require=require), retriever.store.documents
 
     def ask_dict(self, question: str, k: int = 3, mode: str = "hybrid") -> dict[str, Any]:
         """``Answer.to_dict()``, or ``{"error": message}`` for a question the index cannot take."""

@@ -95,7 +95,7 @@ def make_respond(service: Service) -> Respond:
         try:
             question = check_question(raw, service.settings.max_question_chars)  # length first
             resolved = resolve(question, previous, service.is_name, service.similar)
-            answer, documents = service.ask(resolved.query, int(k), mode)
+            answer, documents = service.ask(resolved.query, int(k), mode, resolved.focus)
             reply = render_answer(answer, documents, mode=mode, rule=resolved.rule)
             previous = answer.question
         except FtzqaError as exc:
