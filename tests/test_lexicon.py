@@ -69,3 +69,31 @@ def test_the_default_models_vocabulary_is_read_from_its_folder() -> None:
     words = model_words(resolve_model("all-MiniLM-L6-v2"))
     assert {"name", "same", "regulation"} <= words and "qingdoa" not in words and "##ing" not in words
     assert model_words("no-such-model") == frozenset()
+
+
+def test_a_blend_is_the_beginnings_of_a_phrase_s_words_run_together() -> None:
+    from ftzqa.lexicon import blends
+
+    assert blends("mofcom", "ministry of commerce")  # m·of·com
+    assert blends("comintern", "communist international")
+    assert blends("fedex", "federal express")
+    assert not blends("mc", "ministry of commerce")  # initials alone are an acronym, not a blend
+    assert not blends("ftz", "free trade zone")
+    assert not blends("ministry", "ministry of commerce")  # every main word gives a letter
+    assert not blends("mofcomx", "ministry of commerce")  # every letter is accounted for
+    assert not blends("commerce", "commerce")  # one word is no phrase
+
+
+def test_an_unseen_blend_is_spelled_out_from_the_documents_phrases() -> None:
+    texts = [
+        "The Ministry of Commerce said exports rose.",
+        "A spokesman for the Ministry of Commerce said so again.",
+        "The Ministry of Culture opened once.",  # seen once: not a phrase the documents use
+    ]
+    lex = Lexicon.build(texts)
+    assert lex.blend("mofcom") == "ministry of commerce"
+    assert lex.blend("mofcul") is None
+    assert lex.blend("ministry") is None  # a word of the documents is not a blend
+    assert lex.blend("mofcomcommerce") is None  # too long to try
+    assert lex.blend("m0fcom") is None
+    assert lex.spell_out("mofcom") is None  # not an acronym: blends are tried after typos

@@ -147,3 +147,10 @@ def test_a_follow_up_s_swapped_in_word_must_be_in_the_answer(article_retriever: 
 def test_require_refuses_what_is_not_a_few_words(article_retriever: Retriever, require: object, message: str) -> None:
     with pytest.raises(InvalidQueryError, match=message):
         article_retriever.search("yunnan exports", require=require)  # type: ignore[arg-type]
+
+
+def test_a_blend_of_the_article_s_phrase_is_spelled_out(article_retriever: Retriever) -> None:
+    # "mofcom": no word of the article is one typo away, but "Ministry of Commerce" runs together
+    answer = article_retriever.search("mofcom next steps for the zones", k=3)
+    assert answer.searched == "ministry of commerce next steps for the zones"
+    assert answer.found and "the Ministry of Commerce will continue" in answer.hits[0].passage.text

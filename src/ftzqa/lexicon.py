@@ -17,6 +17,9 @@ Two jobs at question time:
 - **acronyms.** "ftz" and "yoy" are spelled out from the documents themselves: the initials of
   capitalised phrases ("Free Trade Zone", and every shorter tail of "Shandong Pilot Free Trade
   Zone") and of hyphenated compounds ("year-on-year") seen at least twice.
+- **blends.** "mofcom" is spelled out as "ministry of commerce" when no indexed word is a typo
+  of it: it is the beginnings of that phrase's words run together (m·of·com), each main word
+  giving at least its first letter, connectors all, some or none of theirs.
 
 All scanning is linear: one pass of a simple character-class pattern over each text, and at most
 ``MAX_ACRONYM`` tails per capitalised run.
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,9 @@ MAX_ACRONYM = 6  # longest phrase (in words) spelled out from its initials
 MIN_ACRONYM_COUNT = 2
 _CONNECTORS = frozenset({"of", "and", "for", "&"})
 MIN_ACRONYM_LETTERS = 3  # two-letter "acronyms" are mostly people's initials and noise
+MIN_PHRASE_LETTERS = 2  # phrases kept (by initials) for blends: "mofcom" is m·of·com, initials "mc"
+MIN_BLEND, MAX_BLEND = 4, 10  # letters of a word tried as a blend
+MAX_BLEND_HEADS = 4  # main words of a phrase a blend may run together
 _PHRASE_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 NAME_SHARE = 0.7  # share of mid-sentence occurrences written capitalised for a word to be a name
 MIN_CORRECTABLE = 4  # shorter words are never corrected
@@ -114,7 +120,7 @@ class LexiconCounts:
     (for deleted documents) taken away again.
 
     ``words``: word -> [df, mid, capitalised]; ``phrases``: (initials, phrase) -> occurrences, for
-    acronym candidates of at least ``MIN_ACRONYM_LETTERS`` letters.
+    acronym and blend candidates of at least ``MIN_PHRASE_LETTERS`` letters.
     """
 
     words: dict[str, list[int]] = field(default_factory=dict)
@@ -126,7 +132,7 @@ class LexiconCounts:
         stats, counts = out.words, out.phrases
         for text in texts:
             for key in phrases(text):
-                if len(key[0]) >= MIN_ACRONYM_LETTERS:
+                if len(key[0]) >= MIN_PHRASE_LETTERS:
                     counts[key] = counts.get(key, 0) + 1
             seen: set[str] = set()
             for word, capital, mid in scan(text):
@@ -168,14 +174,16 @@ class LexiconCounts:
         return cls(words, {(str(i), str(p)): int(n) for i, p, n in data.get("phrases", [])})
 
 
-def best_acronyms(counts: dict[tuple[str, str], int], is_word: Callable[[str], bool]) -> dict[str, str]:
+def best_acronyms(
+    counts: dict[tuple[str, str], int], is_word: Callable[[str], bool], min_letters: int = MIN_ACRONYM_LETTERS
+) -> dict[str, str]:
     """initials -> the phrase they most often stand for (seen ``MIN_ACRONYM_COUNT`` times or more;
     never for initials that are themselves a word of the documents)."""
     best: dict[str, tuple[int, str]] = {}
     for (initials, phrase), n in counts.items():
         if (
             n >= MIN_ACRONYM_COUNT
-            and len(initials) >= MIN_ACRONYM_LETTERS
+            and len(initials) >= min_letters
             and not is_word(initials)
             and (n, phrase) > best.get(initials, (0, ""))
         ):
@@ -183,10 +191,45 @@ def best_acronyms(counts: dict[tuple[str, str], int], is_word: Callable[[str], b
     return {k: v for k, (_, v) in sorted(best.items())}
 
 
+def _blend_initials(word: str) -> set[str]:
+    """Initials of the phrases ``word`` could be a blend of: its first letter and one to
+    ``MAX_BLEND_HEADS - 1`` later letters, in order (at most C(9, 3) + C(9, 2) + 9 = 129)."""
+    from itertools import combinations
+
+    out: set[str] = set()
+    for n in range(1, MAX_BLEND_HEADS):
+        for picks in combinations(range(1, len(word)), n):
+            out.add(word[0] + "".join(word[i] for i in picks))
+    return out
+
+
+def blends(word: str, phrase: str) -> bool:
+    """``word`` is the beginnings of ``phrase``'s words run together: each main word gives at least
+    its first letter, each connector ("of") all, some or none of its letters; at least one word
+    gives two letters or more (else it is an acronym)."""
+    parts = phrase.replace("-", " ").split()
+    if sum(p not in _CONNECTORS for p in parts) < 2:
+        return False
+    # reach[j]: positions of ``word`` reachable after the first j words (with "a word gave 2+" flag)
+    reach: set[tuple[int, bool]] = {(0, False)}
+    for part in parts:
+        least = 0 if part in _CONNECTORS else 1
+        nxt: set[tuple[int, bool]] = set()
+        for at, long in reach:
+            for n in range(least, len(part) + 1):
+                if word[at : at + n] != part[:n] or at + n > len(word):
+                    break
+                nxt.add((at + n, long or n >= 2))
+        reach = nxt
+        if not reach:
+            return False
+    return (len(word), True) in reach
+
+
 class Lexicon:
     """What questions ask of a lexicon (names, acronyms, typos), over any source of word statistics.
 
-    Subclasses give ``stats``, ``_acronym`` and ``_vocabulary``: ``MemoryLexicon`` holds everything
+    Subclasses give ``stats``, ``_phrases`` and ``_vocabulary``: ``MemoryLexicon`` holds everything
     in memory (``Lexicon.build``); an index store looks its statistics up where it keeps them.
     """
 
@@ -200,9 +243,13 @@ class Lexicon:
     def stats(self, word: str) -> WordStats | None:
         raise NotImplementedError
 
+    def _phrases(self, initials: Sequence[str]) -> dict[tuple[str, str], int]:
+        """(initials, phrase) -> occurrences, for the phrases with any of these ``initials``."""
+        raise NotImplementedError
+
     def _acronym(self, initials: str) -> str | None:
         """The phrase ``initials`` most often stands for (see ``best_acronyms``), or None."""
-        raise NotImplementedError
+        return best_acronyms(self._phrases([initials]), self.__contains__).get(initials)
 
     def _vocabulary(self) -> dict[str, int]:
         """Every word of the documents with its document frequency (loaded when first needed)."""
@@ -229,6 +276,17 @@ class Lexicon:
         if found is None and word.endswith("s") and len(word) > 2:  # "ftzs"
             found = self._acronym(word[:-1])
         return found
+
+    def blend(self, word: str) -> str | None:
+        """The phrase an unseen word runs together the beginnings of ("mofcom" -> "ministry of
+        commerce"), seen ``MIN_ACRONYM_COUNT`` times or more; the most frequent when several fit."""
+        if not (MIN_BLEND <= len(word) <= MAX_BLEND and word.isalpha() and word.islower()):
+            return None
+        if word in self or word in self.dictionary:
+            return None
+        counts = self._phrases(sorted(_blend_initials(word)))
+        fits = [(n, phrase) for (_, phrase), n in counts.items() if n >= MIN_ACRONYM_COUNT and blends(word, phrase)]
+        return max(fits)[1] if fits else None
 
     def correct(self, word: str) -> str | None:
         """The closest indexed word to an unseen ``word`` (lower case), or None when none is close."""
@@ -300,7 +358,7 @@ class MemoryLexicon(Lexicon):
         stats = counts.words
         words = sorted(stats)
         columns = [[stats[w][i] for w in words] for i in range(3)]
-        acronyms = best_acronyms(counts.phrases, stats.__contains__)
+        acronyms = best_acronyms(counts.phrases, stats.__contains__, MIN_PHRASE_LETTERS)
         return cls(words, *columns, acronyms=acronyms, dictionary=dictionary)
 
     @property
@@ -317,8 +375,9 @@ class MemoryLexicon(Lexicon):
         i = self._row.get(word)
         return None if i is None else WordStats(self._df[i], self._mid[i], self._cap[i])
 
-    def _acronym(self, initials: str) -> str | None:
-        return self.acronyms.get(initials)
+    def _phrases(self, initials: Sequence[str]) -> dict[tuple[str, str], int]:
+        # the best phrase per initials is all a MemoryLexicon keeps (it was seen often enough)
+        return {(i, self.acronyms[i]): MIN_ACRONYM_COUNT for i in initials if i in self.acronyms}
 
     def _vocabulary(self) -> dict[str, int]:
         return dict(zip(self.words, self._df, strict=True))

@@ -9,7 +9,8 @@ of answer it asks for.
   *number* (years included) or a plain *topic* word; ``known`` says whether the index holds it;
 - a word the index has never seen is spelled out when it is common shorthand ("h1" -> "first
   half", "jan" -> "january") or an acronym of the documents ("ftz" -> "free trade zone",
-  ``Lexicon.spell_out``), else corrected to the closest indexed word (``Lexicon.correct``);
+  ``Lexicon.spell_out``), else corrected to the closest indexed word (``Lexicon.correct``), else
+  read as a blend of a phrase of the documents ("mofcom" -> "ministry of commerce", ``Lexicon.blend``);
   ``searched`` is the question with those replacements, and is what gets searched;
 - ``asked`` is the kind of answer wanted (``answertype``); ``periods`` the periods it names.
 
@@ -230,7 +231,7 @@ def analyse(
         if not is_known:
             fixed = SHORTHAND.get(low)
             if fixed is None and lexicon is not None:
-                fixed = lexicon.spell_out(low) or lexicon.correct(low)
+                fixed = lexicon.spell_out(low) or lexicon.correct(low) or lexicon.blend(low)
             if fixed:
                 text, terms = fixed, tokenize(fixed)
                 is_known = bool(terms) and all(known(t) for t in terms)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..embed import Embedder
-from ..lexicon import Lexicon, WordStats, best_acronyms
+from ..lexicon import Lexicon, WordStats
 from ..settings import BM25Settings
 from ..sparse import Tokenizer
 from ..store import current_generation
@@ -86,15 +86,16 @@ class StoreLexicon(Lexicon):
         self._stats[word] = found
         return found
 
-    def _acronym(self, initials: str) -> str | None:
+    def _phrases(self, initials: Sequence[str]) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}
         for seg in self._segments:
-            for phrase, n in seg.phrases(initials):
-                counts[(initials, phrase)] = counts.get((initials, phrase), 0) + n
+            for i in initials:
+                for phrase, n in seg.phrases(i):
+                    counts[(i, phrase)] = counts.get((i, phrase), 0) + n
         for key, n in self._removed.phrases.items():
-            if key[0] == initials and key in counts:
+            if key in counts:
                 counts[key] -= n
-        return best_acronyms(counts, self.__contains__).get(initials)
+        return counts
 
     def _vocabulary(self) -> dict[str, int]:
         with self._lock:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..embed import Embedder
-from ..lexicon import Lexicon, WordStats, best_acronyms
+from ..lexicon import Lexicon, WordStats
 from ..settings import BM25Settings
 from ..sparse import Tokenizer
 from ..types import Document, Passage
@@ -74,12 +74,14 @@ class MilvusLexicon(Lexicon):
         if len(self._stats) > 100_000:
             self._stats.clear()
 
-    def _acronym(self, initials: str) -> str | None:
+    def _phrases(self, initials: Sequence[str]) -> dict[tuple[str, str], int]:
         c = ms.client(self._store.target)
-        rows = c.query(self._store.names["stats"], filter=f"initials == {ms.lit(initials)}",
-                       output_fields=["initials", "phrase", "a"])
-        counts = {(str(r["initials"]), str(r["phrase"])): int(r["a"]) for r in rows}
-        return best_acronyms(counts, self.__contains__).get(initials)
+        counts: dict[tuple[str, str], int] = {}
+        for part in ms.batched(list(initials)):
+            rows = c.query(self._store.names["stats"], filter=_filter_in("initials", part),
+                           output_fields=["initials", "phrase", "a"])
+            counts.update(((str(r["initials"]), str(r["phrase"])), int(r["a"])) for r in rows if str(r["phrase"]))
+        return counts
 
     def _vocabulary(self) -> dict[str, int]:
         with self._lock:
