@@ -64,3 +64,15 @@ def test_rival_the_topic_is_covered_better_where_a_name_is_missing() -> None:
 def test_the_model_has_one_weight_per_signal() -> None:
     assert len(DEFAULT_MODEL.weights) == len(SIGNALS) == len(Signals(0.0, 0.0).as_list())
     assert 0.0 < DEFAULT_MODEL.threshold < 1.0
+
+
+def test_under_a_best_match_that_misses_a_name_a_lower_passage_must_clearly_answer() -> None:
+    strong, middling = Signals(cosine=0.9, coverage=1.0), Signals(cosine=0.35, coverage=0.4, topic_coverage=0.3)
+    p_strong, p_middling = DEFAULT_MODEL.probability(strong), DEFAULT_MODEL.probability(middling)
+    assert p_strong >= DEFAULT_MODEL.outranked > p_middling >= DEFAULT_MODEL.threshold
+    # the best-ranked passage meets the rule: lower passages count as they are
+    assert DEFAULT_MODEL.probabilities([middling, middling]) == [p_middling, p_middling]
+    # it misses a name: only a clear answer below it counts
+    missing = Signals(cosine=0.95, coverage=1.0, missing_names=1.0)
+    assert DEFAULT_MODEL.probabilities([missing, middling, strong]) == [0.0, 0.0, p_strong]
+    assert DEFAULT_MODEL.probabilities([]) == []

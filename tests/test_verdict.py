@@ -154,3 +154,21 @@ def test_a_blend_of_the_article_s_phrase_is_spelled_out(article_retriever: Retri
     answer = article_retriever.search("mofcom next steps for the zones", k=3)
     assert answer.searched == "ministry of commerce next steps for the zones"
     assert answer.found and "the Ministry of Commerce will continue" in answer.hits[0].passage.text
+
+
+@pytest.mark.parametrize(
+    ("question", "why"),
+    [
+        # the best match is Yunnan's new businesses per day; the Hebei passages below it say no such thing
+        ("how many new businesses were born per day in the hebei ftz", "but not hebei"),
+        # the best match is Lingang's one-off foreign debt registration, with no figure; the zones'
+        # foreign capital passage below it has figures and mentions Lingang, but is not the answer
+        ("How many enterprises used the one-off foreign debt registration in Lingang?", "but gives no figure"),
+    ],
+)
+def test_a_passage_below_a_best_match_that_fails_is_not_promoted_to_found(
+    article_retriever: Retriever, question: str, why: str
+) -> None:
+    answer = article_retriever.search(question, k=3)
+    assert not answer.found and why in (answer.reason or "")
+    assert answer.confidence < article_retriever.abstain.threshold

@@ -188,7 +188,7 @@ class Retriever:
         if refusal:
             return Answer(question=question, found=False, searched=question, reason=refusal)
         query, ranking, evidence, sigs, passages = self._run(question, k, mode, _required(require))
-        probabilities = [self.abstain.probability(s) for s in sigs]
+        probabilities = self.abstain.probabilities(sigs)
         confidence = max(probabilities, default=0.0)
         found = confidence >= self.abstain.threshold
         order = list(range(len(ranking.ids)))
