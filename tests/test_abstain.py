@@ -76,3 +76,24 @@ def test_under_a_best_match_that_misses_a_name_a_lower_passage_must_clearly_answ
     missing = Signals(cosine=0.95, coverage=1.0, missing_names=1.0)
     assert DEFAULT_MODEL.probabilities([missing, middling, strong]) == [0.0, 0.0, p_strong]
     assert DEFAULT_MODEL.probabilities([]) == []
+
+
+def test_a_later_mention_by_the_last_word_alone_names_the_same_one() -> None:
+    texts = [
+        "Harper Lee grew up in Monroeville. The Internet Archive keeps old pages.",
+        "Lee's father was a lawyer, and the Archive holds his letters.",
+        "The Hebei Pilot Free Trade Zone grew. Harper Collins published it.",
+    ]
+    lexicon = Lexicon.build(texts)
+    vocab = {t for text in texts for t in TOKENIZE(text)}
+
+    def missing(question: str, text: str) -> float:
+        query = analyse(question, lexicon, TOKENIZE, vocab.__contains__)
+        return signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE).missing_names
+
+    assert missing("What did Harper Lee's father do?", texts[1]) == 0.0  # "Lee" on its own
+    assert missing("what does the internet archive hold", texts[1]) == 0.0  # "the Archive"
+    assert missing("What did Robert Lee's father do?", texts[0]) == 1.0  # "Lee" there is Harper Lee
+    assert missing("Who published Harper Collins?", texts[1]) == 1.0  # the last word is what must be there
+    # a run with another name in it is another one: the Hebei zone is not the Yunnan zone
+    assert missing("Yunnan Pilot Free Trade Zone growth", texts[2]) == 1.0

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from .answertype import holds_figure
 from .evidence import Evidence
 from .periods import Period, states
-from .query import Query, Word
+from .query import NAME, Query, Word
 
 SIGNALS = (
     "cosine",
@@ -141,6 +141,7 @@ class Passage:
         self._compact: set[str] | None = None
         self._figure: bool | None = None
         self._tokens: list[str] | None = None
+        self._runs: list[frozenset[str]] | None = None
 
     def has_figure(self) -> bool:
         """The passage itself (not its title or section) holds a number, a number word or a
@@ -183,13 +184,43 @@ class Passage:
             return True
         return len(letters) >= 3 and letters.lower() in self.initials()  # two letters match by chance
 
+    def name_runs(self) -> list[frozenset[str]]:
+        """The passage's runs of capitalised words, lower case: "Yunnan Pilot Free Trade Zone",
+        "Lee" (in "Lee's only book"). One pass."""
+        if self._runs is None:
+            runs: list[frozenset[str]] = []
+            run: list[str] = []
+            end = -1
+            for m in _WORD.finditer(self._text):
+                word = m.group(0)
+                if word[0].isupper() and run and self._text[end : m.start()] == " ":
+                    run.append(word.lower())
+                else:
+                    if run:
+                        runs.append(frozenset(run))
+                    run = [word.lower()] if word[0].isupper() else []
+                end = m.end()
+            if run:
+                runs.append(frozenset(run))
+            self._runs = runs
+        return self._runs
+
     def mentions_name(self, phrase: tuple[Word, ...]) -> bool:
-        """The passage mentions a name phrase: every word of it (in some form), or its initials
-        ("US" for "United States"). "Hainan Provincial Department" is not mentioned by a passage
-        about the Yunnan Provincial Department."""
+        """The passage mentions a name phrase: every word of it (in some form), its initials
+        ("US" for "United States"), or its last word on its own, as a later mention names a
+        person or body ("Lee" for "Harper Lee", "the Archive" for "the Internet Archive"): a run
+        of capitalised words holding that word and no word from outside the phrase. "Hainan
+        Provincial Department" is not mentioned by a passage about the Yunnan Provincial
+        Department."""
         if all(self.mentions(w) for w in phrase):
             return True
-        return len(phrase) >= 2 and "".join(w.surface[0] for w in phrase).upper() in self.compact()
+        if len(phrase) < 2 or any(w.kind != NAME for w in phrase):
+            return False
+        if "".join(w.surface[0] for w in phrase).upper() in self.compact():
+            return True
+        words = {w.text for w in phrase} | {w.surface.lower() for w in phrase}
+        tail = phrase[-1].text
+        return len(tail) >= 3 and any(tail in run and run <= words for run in self.name_runs())
 
 
 def signals(
