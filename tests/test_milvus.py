@@ -144,6 +144,46 @@ def test_a_running_service_notices_another_writer(tmp_path: Path) -> None:
     assert answer.hits[0].passage.doc_id == "owls.md"
 
 
+def _change_after_the_search(store, change):  # type: ignore[no-untyped-def]
+    """Make ``store``'s first dense search run ``change`` (another writer) after listing its ids,
+    before their rows are read: the moment a removal meets a question in flight."""
+    search = store.dense_search
+    done: list[object] = []
+
+    def search_then_change(vector, k):  # type: ignore[no-untyped-def]
+        ids = search(vector, k)
+        if not done:
+            done.append(change())
+        return ids
+
+    store.dense_search = search_then_change
+    return done
+
+
+def test_a_change_in_the_middle_of_a_question_is_a_clear_error_and_the_service_asks_again(tmp_path: Path) -> None:
+    """Milvus deletes a removed document's rows at once: a reader of the older version meeting that
+    gets IndexChangedError (not a KeyError), and the service loads the newer version and asks again."""
+    from ftzqa.errors import IndexChangedError
+    from ftzqa.settings import Settings
+    from ftzqa.web.service import Service
+
+    corpus = write_corpus(tmp_path / "corpus")
+    spec = lite(tmp_path)
+    build(corpus, tmp_path / "index", embedder=FakeEmbedder(), store=spec)
+    old = Retriever.load(tmp_path / "index", embedder=FakeEmbedder(), store=spec)
+    _change_after_the_search(old.store, lambda: remove(["bakery.txt"], None, tmp_path / "index", store=spec))
+    with pytest.raises(IndexChangedError, match="removed by a change.*ask again"):
+        old.search("What does sourdough bread need?", k=3)
+
+    service = Service(corpus, tmp_path / "index", Settings(model="fake-model"), embedder=FakeEmbedder(), store=spec)
+    service.start()
+    store = service.retriever.store
+    changed = _change_after_the_search(store, lambda: remove(["rivers.md"], None, tmp_path / "index", store=spec))
+    answer = service.ask("Where does the Rhine reach the sea?", k=3)[0]
+    assert changed and service.retriever.store.version != store.version
+    assert answer.hits and "rivers.md" not in {h.passage.doc_id for h in answer.hits}
+
+
 def _file(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / "uploads" / name
     path.parent.mkdir(exist_ok=True)

@@ -40,3 +40,8 @@ class IndexDamagedError(IndexMismatchError):
 
 class InvalidSettingError(FtzqaError, ValueError):
     """A setting from the environment or a flag is not usable."""
+
+
+class IndexChangedError(FtzqaError):
+    """A newer change removed rows the loaded index version still lists (a shared engine such as
+    Milvus deletes a removed document's rows at once): load the newer version and ask again."""

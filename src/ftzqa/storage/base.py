@@ -108,7 +108,8 @@ class Store(Protocol):
 
     # --- reads by id ---------------------------------------------------------------------------
     def passages(self, ids: Sequence[int]) -> list[Passage]:
-        """Passages in the order of ``ids`` (KeyError for an id that is not live)."""
+        """Passages in the order of ``ids`` (KeyError for an id that is not live; a shared engine
+        raises IndexChangedError when a newer change removed a passage this version lists)."""
 
     def document(self, doc_id: str) -> Document | None: ...
 

@@ -209,13 +209,27 @@ class MilvusStore(ManifestFacts):
                 out[int(row["id"])] = row
         return out
 
+    def _gone(self, pid: int) -> Exception:
+        """The error for passage ``pid`` that this version lists but the engine no longer holds."""
+        from ..errors import IndexChangedError, IndexDamagedError
+
+        latest = self.latest_version()
+        if latest != self.version or ms.get_meta(self.target, "writing") is not None:
+            return IndexChangedError(
+                f"passage {pid} of index version {self.version} was removed by a change to "
+                f"{self.target.spec!r} while this question was answered; ask again once the newer "
+                "version is loaded (the server reloads it by itself)")
+        return IndexDamagedError(
+            f"passage {pid} that index version {self.version} of {self.target.spec!r} lists is missing "
+            "from the engine; rebuild it with `ftzqa build`")
+
     def passages(self, ids: Sequence[int]) -> list[Passage]:
         rows = self._get(ids, PASSAGE_FIELDS)
         out = []
         for i in ids:
             r = rows.get(int(i))
             if r is None:
-                raise KeyError(int(i))
+                raise self._gone(int(i))
             out.append(Passage(str(r["doc_id"]), str(r["title"]), str(r["section"]), int(r["paragraph"]),
                                int(r["start"]), int(r["end"]), str(r["text"])))
         return out
@@ -278,7 +292,7 @@ class MilvusStore(ManifestFacts):
         for j, i in enumerate(ids.tolist()):
             r = rows.get(int(i))
             if r is None:
-                raise KeyError(int(i))
+                raise self._gone(int(i))
             out[j] = np.asarray(r["dense"], dtype=np.float32)
         return out
 
@@ -312,7 +326,7 @@ class MilvusStore(ManifestFacts):
         for j, i in enumerate(ids.tolist()):
             r = rows.get(int(i))
             if r is None:
-                raise KeyError(int(i))
+                raise self._gone(int(i))
             tokens = str(r["bm25"]).split()
             counts.append(Counter(tokens))
             lengths[j] = len(tokens)

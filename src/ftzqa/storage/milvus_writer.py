@@ -4,7 +4,9 @@ Order of a change (the caller holds the writer lock): mark ``writing``; insert t
 documents with ``gen`` = the new version (readers filter ``gen <= their version``, so they stay
 hidden); update the term and lexicon statistics; delete the removed and replaced documents' rows;
 store the new manifest; point ``current`` at it; clear ``writing``. Milvus has no transaction over
-several rows, so a reader of the old version sees a removal at once, and a writer killed half-way
+several rows, so a reader of the old version sees a removal at once (a question that lists a
+removed passage and then reads it gets IndexChangedError; the service loads the newer version and
+asks again), and a writer killed half-way
 leaves ``writing`` set: the store then refuses to load and says to rebuild (``ftzqa build``
 starts afresh). The previous version's manifest is kept one change longer for readers that still
 serve it.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 from ..chunking import split
 from ..corpus import parse_document
 from ..embed import Embedder
-from ..errors import CorpusError, FtzqaError, IndexMissingError
+from ..errors import CorpusError, FtzqaError, IndexChangedError, IndexMissingError
 from ..index import build
 from ..ingest import add_bytes, safe_name
 from ..retrieve import Retriever
@@ -44,6 +45,12 @@ class Status:
     def line(self) -> str:
         docs = "1 document" if self.documents == 1 else f"{self.documents} documents"
         return f"**Index:** {docs}, {self.passages} passages · model `{self.model}`"
+
+
+# a question that meets a change removing rows of the loaded version is asked again this often,
+# each time after waiting up to CHANGED_WAIT seconds for this process's own update to finish
+CHANGED_RETRIES = 3
+CHANGED_WAIT = 60.0
 
 
 def _no_progress(fraction: float, message: str) -> None:
@@ -268,8 +275,19 @@ class Service:
     ) -> tuple[Answer, Mapping[str, Document]]:
         """Search the current index; also returns its documents (for the surrounding context).
         ``require``: words an answer must mention (``Retriever.search``)."""
-        retriever = self.retriever
-        return retriever.search(question, k=k, mode=mode, require=require), retriever.store.documents
+        for attempt in range(CHANGED_RETRIES + 1):
+            retriever = self.retriever
+            try:
+                return retriever.search(question, k=k, mode=mode, require=require), retriever.store.documents
+            except IndexChangedError:
+                # a change (here or in another process) removed rows of the loaded version
+                # mid-question: wait for it to finish, load the newer version, ask again
+                if attempt == CHANGED_RETRIES:
+                    raise
+                if self._update.acquire(timeout=CHANGED_WAIT):
+                    self._update.release()
+                time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def ask_dict(self, question: str, k: int = 3, mode: str = "hybrid") -> dict[str, Any]:
         """``Answer.to_dict()``, or ``{"error": message}`` for a question the index cannot take."""
