@@ -60,6 +60,39 @@ def test_incremental_build_embeds_only_new_and_changed(tiny_corpus: Path, tmp_pa
     assert all(p.doc_id != "rivers.md" for p in load_index(idx).iter_passages())
 
 
+def test_an_index_counted_the_old_way_is_recounted_by_the_next_build_without_embedding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_kind: str
+) -> None:
+    """Word statistics counted before two-letter-initial phrases were kept ("mofcom" -> "ministry
+    of commerce" needs them): the next build re-counts every document, reusing every vector."""
+    from ftzqa import index as index_module
+    from ftzqa import lexicon
+    from ftzqa.retrieve import Retriever
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "trade.md").write_text(
+        "# Trade\n\nThe Ministry of Commerce held a press conference on September 2.\n\n"
+        "Officials of the Ministry of Commerce said trade grew.\n", encoding="utf-8")
+    idx = tmp_path / "idx"
+    with monkeypatch.context() as old:  # as ftzqa counted before
+        old.setattr(lexicon, "MIN_PHRASE_LETTERS", 3)
+        old.setattr(index_module, "COUNTS_FORMAT", {"version": 1, "min_phrase_letters": 3, "max_acronym": 6})
+        build(corpus, idx, embedder=FakeEmbedder())
+    before = Retriever.load(idx, embedder=FakeEmbedder())
+    assert before.store.manifest["lexicon"]["version"] == 1
+    assert before.store.lexicon.blend("mofcom") is None
+    before.store.close()
+
+    again = FakeEmbedder()
+    summary = build(corpus, idx, embedder=again)
+    assert again.embedded == 0 and summary.reused == summary.passages == 2
+    after = Retriever.load(idx, embedder=FakeEmbedder())
+    assert after.store.manifest["lexicon"] == lexicon.COUNTS_FORMAT
+    assert after.store.lexicon.blend("mofcom") == "ministry of commerce"
+    assert "mofcom" in {c.typed for c in after.analyse("mofcom press conference date").corrections}
+
+
 def test_failed_build_leaves_old_index_working(tiny_index: Path, tiny_corpus: Path) -> None:
     before = load_index(tiny_index).manifest
     (tiny_corpus / "new.md").write_text("Brand new text.", encoding="utf-8")

@@ -23,7 +23,7 @@ from .chunking import split
 from .corpus import CorpusReport, fingerprint, read_corpus, sha256_bytes
 from .embed import Embedder, resolve_model
 from .errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError
-from .lexicon import model_words
+from .lexicon import COUNTS_FORMAT, model_words
 from .settings import BM25Settings, ChunkSettings, Settings
 from .store import current_generation, writer_lock
 from .types import Document, Passage, embed_input
@@ -284,6 +284,7 @@ def _meta(settings: Settings, model_id: str, dimension: int, corpus: str, files:
         "embedding": {"with_title": settings.embed_title},
         "chunker": settings.chunk.to_dict(),
         "bm25": settings.bm25.to_dict(),
+        "lexicon": dict(COUNTS_FORMAT),
         "corpus": corpus,
         "files": files,
         "skipped": skipped,
@@ -291,7 +292,8 @@ def _meta(settings: Settings, model_id: str, dimension: int, corpus: str, files:
 
 
 def _compatible(previous: AnyStore | None, settings: Settings, model_id: str) -> bool:
-    """The previous index can be changed in place (else it is rebuilt, reusing vectors by key)."""
+    """The previous index can be changed in place (else it is rebuilt, reusing vectors by key): same
+    model and settings, and word statistics counted the way this ftzqa counts them."""
     if previous is None:
         return False
     m = previous.manifest
@@ -300,6 +302,7 @@ def _compatible(previous: AnyStore | None, settings: Settings, model_id: str) ->
         and m["embedding"]["with_title"] == settings.embed_title
         and m["chunker"] == settings.chunk.to_dict()
         and m["bm25"] == settings.bm25.to_dict()
+        and m.get("lexicon") == COUNTS_FORMAT
     )
 
 
@@ -680,7 +683,10 @@ def _writer_settings(settings: Settings, store: AnyStore) -> Settings:
 
 def _kept_meta(manifest: Mapping[str, Any]) -> dict[str, Any]:
     keys = ("model", "embedding", "chunker", "bm25", "corpus", "files", "skipped")
-    return {"format_version": FORMAT_VERSION, **{k: manifest[k] for k in keys}}
+    kept = {"format_version": FORMAT_VERSION, **{k: manifest[k] for k in keys}}
+    if "lexicon" in manifest:  # an index counted before it was recorded keeps not saying so
+        kept["lexicon"] = manifest["lexicon"]
+    return kept
 
 
 def _tokenizer_text(gen: Path, manifest: Mapping[str, Any]) -> str | None:

@@ -45,6 +45,10 @@ _PHRASE_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 NAME_SHARE = 0.7  # share of mid-sentence occurrences written capitalised for a word to be a name
 MIN_CORRECTABLE = 4  # shorter words are never corrected
 _LETTERS = re.compile(r"[^\W\d_]+")
+# how ``LexiconCounts.of`` counts, recorded in every index's manifest; an index counted another
+# way (before two-letter-initial phrases were kept for blends, say) is rebuilt by the next
+# ``build`` or ``add``, its vectors reused: bump "version" whenever the counting changes
+COUNTS_FORMAT: dict[str, int] = {"version": 2, "min_phrase_letters": MIN_PHRASE_LETTERS, "max_acronym": MAX_ACRONYM}
 _SENTENCE_ENDS = frozenset(".!?:;\n")
 _SKIPPED = frozenset(" \t\"'“”‘’()[]")
 
