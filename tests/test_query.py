@@ -184,3 +184,23 @@ def test_a_run_of_capitalised_words_is_a_name_even_if_the_documents_write_its_wo
     # the first word of a question is no part of a run
     query = analyse("Yellow Tiger was seen where?", lexicon, TOKENIZE, vocab)
     assert [w.text for w in query.names] == []
+
+
+def test_a_lower_case_word_near_no_english_word_is_a_name() -> None:
+    """"xiongan" (a new area, written "Xiong'an") is in neither the documents nor English (lower
+    case), nor a typo of an English word: a name the documents never mention. English words the
+    documents do not use, and typos of them, stay topic words."""
+    lexicon = Lexicon.build(TEXTS)
+    assert lexicon.unheard_of("xiongan") and lexicon.unheard_of("wogabaliri")
+    assert not lexicon.unheard_of("ailment") and not lexicon.unheard_of("jurors")  # English, not used here
+
+    def kinds(question: str) -> dict[str, str]:
+        return {w.text: w.kind for w in analyse(question, lexicon, TOKENIZE, VOCAB.__contains__).words}
+
+    assert kinds("xiongan port trade growth")["xiongan"] == NAME
+    assert kinds("yangshan port container throughput")["throughput"] == TOPIC  # a typo away from "throughout"
+    assert kinds("date of the commerce ministry presser")["presser"] == TOPIC
+    assert kinds("new bussinesses per day in yunnan")["bussinesses"] == TOPIC
+    assert kinds("yunan exports")["yunnan"] == NAME  # corrected first
+    assert not lexicon.unheard_of("exports") and not lexicon.unheard_of("ab")
+    assert not Lexicon.build(TEXTS, dictionary=frozenset({"xiongan"})).unheard_of("xiongan")  # the model knows it

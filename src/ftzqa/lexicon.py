@@ -313,6 +313,17 @@ class Lexicon:
                     best = key
         return best[3] if best else None
 
+    def unheard_of(self, word: str) -> bool:
+        """``word`` (lower case, letters only) is in neither the documents, English (as
+        ``propernouns`` lists it) nor the model's vocabulary, nor a typo of such a word: most likely
+        a name ("hekou", a town), not a word the documents happen not to use ("throughput",
+        "ailment") or a misspelt one ("bussinesses", "presser")."""
+        if len(word) < MIN_CORRECTABLE or not word.isalpha() or word in self:
+            return False
+        from .propernouns import english_or_typo, usually_capitalised
+
+        return not usually_capitalised(word) and not english_or_typo(word, self.dictionary)
+
     def _buckets(self) -> tuple[dict[int, list[str]], dict[str, int]]:
         cached = self._by_length
         if cached is None:

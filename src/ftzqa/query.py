@@ -246,8 +246,11 @@ def analyse(
             name = evidence is not False or index in in_run
         else:
             # the documents' own writing decides; for a word they never use, English usage does
-            # ("laos" is a name, "sort" is not)
-            name = evidence is True or (evidence is None and not is_known and usually_capitalised(text))
+            # ("laos" is a name, "sort" is not), and a word near no English word at all ("hekou")
+            name = evidence is True or (
+                evidence is None and not is_known
+                and (usually_capitalised(text) or (lexicon is not None and lexicon.unheard_of(text)))
+            )
         name = name or low in required or text in required
         words.append(Word(surface, text, NAME if name else TOPIC, tuple(terms), is_known, at))
         pieces.append(text if text != low else surface)
