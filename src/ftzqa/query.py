@@ -5,7 +5,8 @@ of answer it asks for.
 
 - each content word becomes a ``Word``: a *name* (place, body, person: a word the documents write
   capitalised, an unseen word capitalised in the question, or an unseen word English usually
-  writes capitalised, such as "laos" in a question typed in lower case: ``propernouns``), a
+  writes capitalised, such as "laos" in a question typed in lower case, or one that is no English
+  word at all, such as "xiongan": ``propernouns``, ``Lexicon.unheard_of``), a
   *number* (years included) or a plain *topic* word; ``known`` says whether the index holds it;
 - a word the index has never seen is spelled out when it is common shorthand ("h1" -> "first
   half", "jan" -> "january") or an acronym of the documents ("ftz" -> "free trade zone",
