@@ -10,7 +10,7 @@ in neither, and no typo of one ("hekou", a town), is a name too.
 from __future__ import annotations
 
 import gzip
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 
@@ -26,10 +26,11 @@ def usually_capitalised(word: str) -> bool:
     return word in _list("proper_nouns.txt.gz")
 
 
-@cache
-def _english_by_length() -> dict[int, list[str]]:
+@lru_cache(maxsize=4)
+def _by_length(words: frozenset[str]) -> dict[int, list[str]]:
+    """``words`` grouped by length (a frozenset keeps its hash: the model's vocabulary is grouped once)."""
     out: dict[int, list[str]] = {}
-    for w in sorted(_list("english_words.txt.gz")):
+    for w in sorted(words):
         out.setdefault(len(w), []).append(w)
     return out
 
@@ -38,17 +39,15 @@ def english_or_typo(word: str, also: frozenset[str] = frozenset()) -> bool:
     """``word`` (lower case) is an English word in lower case, or one typo away from one (one edit
     for up to 7 letters, two for longer: "throughput", "bussinesses", "presser"); ``also`` adds
     words (the model's vocabulary)."""
-    if word in also or word in _list("english_words.txt.gz"):
+    english = _list("english_words.txt.gz")
+    if word in also or word in english:
         return True
     from rapidfuzz.distance import OSA
     from rapidfuzz.process import extractOne
 
     most = 1 if len(word) <= 7 else 2
-    by_length = _english_by_length()
-    near = [w for w in also if abs(len(w) - len(word)) <= most]
-    if near and extractOne(word, near, scorer=OSA.distance, score_cutoff=most) is not None:
-        return True
     return any(
-        extractOne(word, by_length.get(n, []), scorer=OSA.distance, score_cutoff=most) is not None
+        extractOne(word, groups.get(n, []), scorer=OSA.distance, score_cutoff=most) is not None
+        for groups in (_by_length(english), _by_length(also))
         for n in range(len(word) - most, len(word) + most + 1)
     )
