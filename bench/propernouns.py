@@ -15,7 +15,7 @@ reads as periods, not as names. Nothing about any corpus or question set is used
 The second list holds the lower-case words of four letters or more whose probability is at least
 ``MIN_LOGP`` (about half of the table's lower-case words; the rarest half is mostly misspellings
 and names written in lower case): a lower-case word of a question that is in neither list, nor a
-typo of a word in them, is taken for a name ("hekou").
+typo of a word in them, is taken for a name ("xiongan").
 """
 
 from __future__ import annotations

@@ -316,7 +316,7 @@ class Lexicon:
     def unheard_of(self, word: str) -> bool:
         """``word`` (lower case, letters only) is in neither the documents, English (as
         ``propernouns`` lists it) nor the model's vocabulary, nor a typo of such a word: most likely
-        a name ("hekou", a town), not a word the documents happen not to use ("throughput",
+        a name ("xiongan", a new area), not a word the documents happen not to use ("throughput",
         "ailment") or a misspelt one ("bussinesses", "presser")."""
         if len(word) < MIN_CORRECTABLE or not word.isalpha() or word in self:
             return False

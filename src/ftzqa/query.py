@@ -247,7 +247,7 @@ def analyse(
             name = evidence is not False or index in in_run
         else:
             # the documents' own writing decides; for a word they never use, English usage does
-            # ("laos" is a name, "sort" is not), and a word near no English word at all ("hekou")
+            # ("laos" is a name, "sort" is not), and a word near no English word at all ("xiongan")
             name = evidence is True or (
                 evidence is None and not is_known
                 and (usually_capitalised(text) or (lexicon is not None and lexicon.unheard_of(text)))
