@@ -22,11 +22,12 @@ index looks broken: nearest neighbours in 384-d are barely nearer than anything 
 - each passage is its article's centre plus within-article noise with the full covariance of the
   real passages around their article's mean, then L2-normalised.
 
-The output compares the real sample with a synthetic set of the same shape (nearest-neighbour
-cosines of real questions, and HNSW recall@10 on both), so the fit can be judged.
+The output compares the real sample with synthetic passages drawn around the same articles'
+centres (how near passages of one article are to each other, nearest-passage cosines of real
+questions, and the store's IVF recall@10 on both), so the within-article fit can be judged.
 
 **Measured per size and store**, each phase in a fresh process: build from vectors (everything
-after embedding: SQLite, BM25 postings, lexicon, HNSW), disk, build peak RSS; load (open the index
+after embedding: SQLite, BM25 postings, lexicon, IVF), disk, build peak RSS; load (open the index
 and check it, as a server starts), serve RSS (after the queries; "beyond the model" takes off what
 the ONNX question encoder itself holds); p50/p95 of the full answer per mode (``Retriever.search``:
 question embedding, ranking, evidence, verdict) and of the question embedding alone (ONNX, one
@@ -35,10 +36,10 @@ vectors; ``ftzqa add`` of one 50-passage document and ``ftzqa remove`` of one do
 runs them (cold process: the add loads the model to embed its passages). The load average is
 recorded; compare figures from an otherwise idle machine only.
 
-Also, once per run, the ``ann`` phase: one segment's dense search exact against HNSW at 2,000 to
-50,000 vectors (where the store's ANN threshold belongs), with recall@10 by efSearch. And on demand,
-``--phase graphs --sizes 100000 --variants sq8-efc120`` (after a run with ``--keep``): other HNSW
-graphs over a built index's vectors, recall@10 and time by efSearch (how the defaults were chosen).
+Also, once per run, the ``ann`` phase: one segment's dense search exact against IVF at 2,000 to
+50,000 vectors (where the store's ANN threshold belongs), with recall@10 by nprobe. And on demand,
+``--phase graphs --sizes 100000 --variants sq8-efc120`` (after a run with ``--keep``): HNSW graphs
+over a built index's vectors, recall@10 and time by efSearch (the index this store built before IVF).
 Phases can be picked with ``--phases`` (serve, add and cli reuse an index kept with ``--keep``).
 
 ``--store`` picks the engine (``embedded``, the default; other engines add their rows here).
@@ -289,27 +290,41 @@ def phase_build(size: int, folder: Path, sample: int) -> dict[str, Any]:
 
 
 def fit_report(fitted: Fitted, real: dict[str, np.ndarray], groups: dict[int, list[np.ndarray]]) -> dict[str, Any]:
-    """The real sample against a synthetic set of the same shape: nearest-neighbour cosines of real
-    questions, and HNSW recall@10 on both."""
-    import faiss
+    """The real sample against synthetic passages drawn around the same articles' centres (the
+    within-article noise is what is fitted; the questions' own articles stay where they are):
+    median cosine of a passage to the others of its article, nearest-passage cosines of real
+    questions, and the store's IVF recall@10 (nprobe as served) on both."""
+    import tempfile
+
+    from ftzqa.storage.vectors import GRAPH, IVF, NPROBE, AnnSettings, SegmentVectors, build_ann
 
     real_set = np.stack([v for vs in groups.values() for v in vs]).astype(np.float32)
-    synth = np.concatenate([fitted.passages(fitted.new_centre(), len(vs)) for vs in groups.values()])
-    questions = _questions(300)
-    q = _embed_questions(questions)
+    synth = np.concatenate([fitted.passages(fitted.centres[a], len(vs)) for a, vs in groups.items()])
+    owner = np.concatenate([np.full(len(vs), a) for a, vs in groups.items()])
+    q = _embed_questions(_questions(300))
     out: dict[str, Any] = {"sample": len(real_set), "articles": len(groups)}
+    none = np.zeros(0, dtype=np.int64)
     for name, base in (("real", real_set), ("synthetic", synth)):
-        flat = faiss.IndexFlatIP(base.shape[1])
-        flat.add(base)
-        top, truth = flat.search(q, 10)
-        hnsw = faiss.IndexHNSWSQ(base.shape[1], faiss.ScalarQuantizer.QT_8bit, 32, faiss.METRIC_INNER_PRODUCT)
-        hnsw.train(base)
-        hnsw.add(base)
-        hnsw.hnsw.efSearch = 128
-        _, found = hnsw.search(q, 10)
-        recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth.tolist(), found.tolist(), strict=True)])
-        out[name] = {"top1_cos": round(float(np.median(top[:, 0])), 3),
-                     "top10_cos": round(float(np.median(top[:, 9])), 3), "hnsw_recall10": round(float(recall), 3)}
+        sims = []
+        for a in np.unique(owner)[:500]:
+            rows = base[owner == a]
+            if len(rows) >= 2:
+                g = rows @ rows.T
+                sims.append(float(g[np.triu_indices(len(rows), 1)].mean()))
+        scores = q @ base.T
+        top = -np.sort(-scores, axis=1)[:, :10]
+        truth = np.argsort(-scores, axis=1)[:, :10]
+        with tempfile.TemporaryDirectory() as tmp:
+            build_ann(base, Path(tmp) / GRAPH)
+            import faiss
+
+            store = SegmentVectors(base, faiss.read_index(str(Path(tmp) / GRAPH)), AnnSettings(threshold=1), none)
+            recall = np.mean([len(set(t.tolist()) & set(store.search(v, 10)[0].tolist())) / 10
+                              for v, t in zip(q, truth, strict=True)])
+        out[name] = {"same_article_cos": round(float(np.median(sims)), 3) if sims else None,
+                     "top1_cos": round(float(np.median(top[:, 0])), 3),
+                     "top10_cos": round(float(np.median(top[:, 9])), 3), f"{IVF}_recall10": round(float(recall), 3),
+                     "nprobe": NPROBE}
     return out
 
 
@@ -378,25 +393,25 @@ def phase_serve(folder: Path, queries: int) -> dict[str, Any]:
     rss_serve = _rss_mb()
     recall = _recall(store, np.stack(vectors))
     sweep = {}
-    graphs = [seg.dense._params for seg in store.segments if seg.dense.graph is not None]
-    for ef in SERVE_EF:  # recall and dense search time (the 100-candidate pool) at other efSearch values
-        for params in graphs:
-            params.efSearch = max(ef, store.ann.rerank)
+    ivf = [seg.dense._params for seg in store.segments if seg.info.dense == "ivf"]
+    for nprobe in SERVE_NPROBE:  # recall and dense search time (the 100-candidate pool) at other nprobe values
+        for params in ivf:
+            params.nprobe = nprobe
         took = []
         for v in vectors:
             t = time.perf_counter()
             store.dense_search(v, 100)
             took.append(time.perf_counter() - t)
-        sweep[str(ef)] = {"recall10": _recall(store, np.stack(vectors)),
-                          "dense_only_ms": round(1000 * statistics.median(took), 2)}
-    for params in graphs:
-        params.efSearch = max(store.ann.ef_search, store.ann.rerank)
+        sweep[str(nprobe)] = {"recall10": _recall(store, np.stack(vectors)),
+                              "dense_only_ms": round(1000 * statistics.median(took), 2)}
+    for params in ivf:
+        params.nprobe = store.ann.nprobe
     ms = {m: (round(1000 * statistics.median(v), 2), round(1000 * float(np.percentile(v, 95)), 2))
           for m, v in times.items()}
     return {"load_s": round(load_s, 2), "rss_start_mb": round(rss_start), "rss_loaded_mb": round(rss_loaded),
             "model_mb": round(model_mb), "rss_serve_mb": round(rss_serve),
             "beyond_model_mb": round(rss_serve - model_mb), "queries": len(vectors), "ms": ms,
-            "hybrid_over_embed": round(ms["hybrid"][0] / ms["embed"][0], 2), "recall10": recall, "ef_sweep": sweep,
+            "hybrid_over_embed": round(ms["hybrid"][0] / ms["embed"][0], 2), "recall10": recall, "nprobe_sweep": sweep,
             "segments": [s.info.dense for s in store.segments]}
 
 
@@ -464,18 +479,18 @@ def phase_add(folder: Path) -> dict[str, Any]:
 
 
 ANN_SIZES = (2_000, 5_000, 10_000, 20_000, 50_000)
-EF_SWEEP = (128, 256, 512)
-SERVE_EF = (128, 256, 512)  # efSearch tried on the built indexes (at least the 100 re-scored candidates)
+NPROBE_SWEEP = (16, 32, 64, 128, 256)
+SERVE_NPROBE = (32, 64, 128, 256)  # nprobe tried on the built indexes
 
 
 def phase_ann(queries: int) -> dict[str, Any]:
-    """Where HNSW starts to pay: one segment's dense search (the hybrid pool, 100 candidates, one
-    thread) exact against HNSW as the store builds it, at several segment sizes, on the same
-    vectors as the scale indexes (real sample first, then fitted ones) and real questions; with
-    recall@10 against exact search for a few efSearch values."""
+    """Where an approximate index starts to pay: one segment's dense search (the hybrid pool, 100
+    candidates, one thread) exact against IVF as the store builds it, at several segment sizes, on
+    the same vectors as the scale indexes (real sample first, then fitted ones) and real questions;
+    with recall@10 against exact search for a few nprobe values."""
     import tempfile
 
-    from ftzqa.storage.vectors import AnnSettings, SegmentVectors, build_graph
+    from ftzqa.storage.vectors import AnnSettings, SegmentVectors, build_ann
 
     n = max(ANN_SIZES)
     squad, scifact = load_squad(), _scifact()
@@ -511,7 +526,7 @@ def phase_ann(queries: int) -> dict[str, Any]:
             ann = AnnSettings(threshold=1)
             flat = SegmentVectors(vectors, None, ann, none)
             t0 = time.perf_counter()
-            build_graph(vectors, ann, Path(tmp) / "g.faiss")
+            build_ann(vectors, Path(tmp) / "g.faiss")
             build_s = time.perf_counter() - t0
             import faiss
 
@@ -525,16 +540,17 @@ def phase_ann(queries: int) -> dict[str, Any]:
                 seconds.append(time.perf_counter() - t)
                 truth.append(set(rows[:10].tolist()))
             row["exact_ms"] = round(1000 * statistics.median(seconds), 3)
-            for ef in EF_SWEEP:
-                hnsw = SegmentVectors(vectors, graph, AnnSettings(threshold=1, ef_search=ef), none)
+            row["lists"] = int(graph.nlist)
+            for nprobe in NPROBE_SWEEP:
+                ivf = SegmentVectors(vectors, graph, AnnSettings(threshold=1, nprobe=nprobe), none)
                 seconds, hits = [], []
                 for v, want in zip(q, truth, strict=True):
                     t = time.perf_counter()
-                    rows, _ = hnsw.search(v, 100)
+                    rows, _ = ivf.search(v, 100)
                     seconds.append(time.perf_counter() - t)
                     hits.append(len(want & set(rows[:10].tolist())) / 10)
-                row[f"hnsw_ef{ef}_ms"] = round(1000 * statistics.median(seconds), 3)
-                row[f"hnsw_ef{ef}_recall10"] = round(float(np.mean(hits)), 4)
+                row[f"ivf_p{nprobe}_ms"] = round(1000 * statistics.median(seconds), 3)
+                row[f"ivf_p{nprobe}_recall10"] = round(float(np.mean(hits)), 4)
             out["sizes"][str(size)] = row
             log.info("ann %d: %s", size, json.dumps(row))
     return out
@@ -545,8 +561,9 @@ GRAPH_EF = (128, 256, 512)
 
 
 def phase_graphs(folder: Path, queries: int, variants: list[str]) -> dict[str, Any]:
-    """HNSW variants on the vectors of a built index (its one big segment): recall@10 against exact
-    search after the store's exact re-scoring of the candidates, and time per search, by efSearch."""
+    """HNSW graphs (what this store built before IVF) on the vectors of a built index (its one big
+    segment): recall@10 against exact search after the store's exact re-scoring of the candidates,
+    and time per search, by efSearch."""
     import faiss
 
     from ftzqa.storage.segment import SEGMENTS
@@ -563,14 +580,11 @@ def phase_graphs(folder: Path, queries: int, variants: list[str]) -> dict[str, A
     for name in variants:
         kind, efc = GRAPH_VARIANTS[name]
         t0 = time.perf_counter()
-        if name == "sq8-efc40":
-            graph = faiss.read_index(str(seg / "dense.faiss"))
-        else:
-            graph = (faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, 32, faiss.METRIC_INNER_PRODUCT)
-                     if kind == "sq8" else faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT))
-            graph.hnsw.efConstruction = efc
-            graph.train(np.ascontiguousarray(vectors))
-            graph.add(np.ascontiguousarray(vectors))
+        graph = (faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, 32, faiss.METRIC_INNER_PRODUCT)
+                 if kind == "sq8" else faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT))
+        graph.hnsw.efConstruction = efc
+        graph.train(np.ascontiguousarray(vectors))
+        graph.add(np.ascontiguousarray(vectors))
         row: dict[str, Any] = {"build_s": round(time.perf_counter() - t0, 1)}
         for ef in GRAPH_EF:
             search = SegmentVectors(vectors, graph, AnnSettings(threshold=1, ef_search=ef), none)
@@ -713,35 +727,41 @@ def table(results: dict[str, Any]) -> str:
         f = b.get("fit")
         if f:
             real, synth = f["real"], f["synthetic"]
-            fits.append(
-                f"- {int(size):,}: {b['real_vectors']:,} real vectors ({f['articles']} articles); nearest-passage "
-                f"cosine of real questions (median top-1 / top-10): real sample {real['top1_cos']} / "
-                f"{real['top10_cos']}, synthetic set of the same shape {synth['top1_cos']} / {synth['top10_cos']}; "
-                f"HNSW-SQ8 recall@10 {real['hnsw_recall10']} vs {synth['hnsw_recall10']}")
-        if s.get("ef_sweep"):
+            if "ivf_recall10" in real:
+                fits.append(
+                    f"- {int(size):,}: {b['real_vectors']:,} real vectors ({f['articles']} articles), against "
+                    f"synthetic passages drawn around the same articles' centres: cosine between passages of one "
+                    f"article (median) {real['same_article_cos']} vs {synth['same_article_cos']}; nearest-passage "
+                    f"cosine of real questions (median top-1 / top-10) {real['top1_cos']} / {real['top10_cos']} vs "
+                    f"{synth['top1_cos']} / {synth['top10_cos']}; IVF recall@10 {real['ivf_recall10']} vs "
+                    f"{synth['ivf_recall10']}")
+        sweep_of = s.get("nprobe_sweep") or {}
+        if sweep_of:
             sweeps.append(f"- {int(size):,}: " + "; ".join(
-                f"efSearch {ef}: recall@10 {v['recall10']:.3f}, dense {v['dense_only_ms']:.2f} ms"
-                for ef, v in s["ef_sweep"].items()))
+                f"nprobe {p}: recall@10 {v['recall10']:.3f}, dense {v['dense_only_ms']:.2f} ms"
+                for p, v in sweep_of.items()))
     out = "\n".join(lines)
     if asks:
         out += "\n\nCold ask:\n" + "\n".join(asks)
     if sweeps:
-        out += "\n\nHNSW efSearch on the built index (dense search of the 100-candidate pool, one thread, p50):\n"
+        out += "\n\nIVF nprobe on the built index (dense search of the 100-candidate pool, one thread, p50):\n"
         out += "\n".join(sweeps)
     if fits:
         out += "\n\nFit of the synthetic vectors:\n" + "\n".join(fits)
     ann = results.get("ann")
     if ann:
-        efs = sorted({int(k.split("_")[1][2:]) for row in ann["sizes"].values() for k in row
-                      if k.startswith("hnsw_ef")})
-        head = ("| segment passages | exact ms | " + " | ".join(f"HNSW ef{ef} ms / recall@10" for ef in efs)
-                + " | graph build |")
+        probes = sorted({int(k.split("_")[1][1:]) for row in ann["sizes"].values() for k in row
+                         if k.startswith("ivf_p") and k.endswith("_ms")})
+        head = ("| segment passages | lists | exact ms | "
+                + " | ".join(f"IVF nprobe {p} ms / recall@10" for p in probes) + " | index build |")
         rows = [head, "|" + "---|" * (head.count("|") - 1)]
         for size, row in ann["sizes"].items():
-            rows.append(f"| {int(size):,} | {row['exact_ms']:.2f} | " + " | ".join(
-                f"{row[f'hnsw_ef{ef}_ms']:.2f} / {row[f'hnsw_ef{ef}_recall10']:.3f}" for ef in efs)
+            if "lists" not in row:
+                continue
+            rows.append(f"| {int(size):,} | {row['lists']} | {row['exact_ms']:.2f} | " + " | ".join(
+                f"{row[f'ivf_p{p}_ms']:.2f} / {row[f'ivf_p{p}_recall10']:.3f}" for p in probes)
                 + f" | {row['graph_build_s']:.1f} s |")
-        out += (f"\n\nExact vs HNSW for one segment ({ann['queries']} real questions, 100 candidates, one thread, "
+        out += (f"\n\nExact vs IVF for one segment ({ann['queries']} real questions, 100 candidates, one thread, "
                 f"load {ann.get('load_average', float('nan')):.1f}):\n" + "\n".join(rows))
     graphs = results.get("graphs")
     if graphs:
@@ -750,7 +770,7 @@ def table(results: dict[str, Any]) -> str:
         for name in GRAPH_VARIANTS:
             if name in graphs:
                 g = graphs[name]
-                built = "(the index's)" if name == "sq8-efc40" else f"{g['build_s']:.0f} s"
+                built = f"{g['build_s']:.0f} s"
                 rows.append(f"| {name} | {built} | " + " | ".join(
                     f"{g[str(ef)]['recall10']:.3f} / {g[str(ef)]['ms']:.2f}" for ef in GRAPH_EF) + " |")
         out += (f"\n\nHNSW variants on the {graphs['passages']:,} vectors of the built index ({graphs['queries']} "
@@ -770,7 +790,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS / "scale.json"), help="results file (runs are merged into it)")
     parser.add_argument("--keep", action="store_true", help="keep the indexes (bench/results/scale/)")
     parser.add_argument("--phases", default="ann,build,serve,add,cli",
-                        help="phases to run (ann: exact vs HNSW by segment size, once; then per size build, serve, "
+                        help="phases to run (ann: exact vs IVF by segment size, once; then per size build, serve, "
                              "add, cli); serve, add and cli reuse a kept index")
     args = parser.parse_args()
     quiet()

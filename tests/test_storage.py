@@ -1,5 +1,6 @@
 """The embedded store: segments, removal with tombstones, merges and compaction, index-wide BM25
-statistics, the HNSW switch, and load refusing damaged or old indexes. Fake embedder (fast).
+statistics, the IVF switch (and HNSW segments of older indexes), and load refusing damaged or old
+indexes. Fake embedder (fast).
 
 Under ``pytest --store milvus`` the tests of what a user sees (statistics, removal, changed
 documents, the CLI) run against Milvus Lite; those of the embedded store's files are skipped."""
@@ -23,6 +24,7 @@ from ftzqa.retrieve import Retriever
 from ftzqa.settings import BM25Settings, Settings
 from ftzqa.sparse import Tokenizer
 from ftzqa.storage import postings
+from ftzqa.storage.vectors import GRAPH, HNSW, IVF, VECTORS, AnnSettings, SegmentVectors, build_ann, lists_for
 from ftzqa.storage.writer import MAX_SEGMENTS
 
 FAKE = Settings(model="fake-model")
@@ -241,13 +243,13 @@ def test_remove_leaves_the_statistics_of_never_having_added(grown: tuple[Path, P
     _same(before, _answers(index))
 
 
-@pytest.mark.embedded_only("FAISS HNSW segments")
-def test_removed_passages_never_come_back_from_an_hnsw_segment(tmp_path: Path) -> None:
+@pytest.mark.embedded_only("FAISS IVF segments")
+def test_removed_passages_never_come_back_from_an_ivf_segment(tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus", {f"{n}.md": _doc(n, b) for n, b in TOPICS})
     index = tmp_path / "index"
     small = Settings(model="fake-model", ann_threshold=8)
     build(corpus, index, small, embedder=FakeEmbedder())
-    assert [s["dense"] for s in _segments(index)] == ["hnsw"]
+    assert [s["dense"] for s in _segments(index)] == ["ivf"]
     remove(["volcanoes.md"], corpus, index, small)
     store = load_index(index)
     vector = FakeEmbedder().encode(["Which volcano buried Pompeii? Etna Vesuvius lava"])[0]
@@ -258,15 +260,15 @@ def test_removed_passages_never_come_back_from_an_hnsw_segment(tmp_path: Path) -
     assert hits and all(h.passage.doc_id != "volcanoes.md" for h in hits)
 
 
-@pytest.mark.embedded_only("FAISS HNSW segments")
-def test_hnsw_above_the_threshold_exact_below(tmp_path: Path) -> None:
+@pytest.mark.embedded_only("FAISS IVF segments")
+def test_ivf_above_the_threshold_exact_below(tmp_path: Path) -> None:
     docs = {f"{n}-{i}.md": _doc(f"{n} {i}", b) for n, b in TOPICS for i in range(3)}
     corpus = write_corpus(tmp_path / "corpus", docs)
-    small, large = tmp_path / "exact", tmp_path / "hnsw"
+    small, large = tmp_path / "exact", tmp_path / "ivf"
     build(corpus, small, FAKE, embedder=FakeEmbedder())
     build(corpus, large, Settings(model="fake-model", ann_threshold=20), embedder=FakeEmbedder())
     assert [s["dense"] for s in _segments(small)] == ["flat"]
-    assert [s["dense"] for s in _segments(large)] == ["hnsw"]
+    assert [s["dense"] for s in _segments(large)] == ["ivf"]
     (segment,) = _segments(large)
     assert (large / "segments" / str(segment["name"]) / "dense.faiss").is_file()
     assert read_manifest(large)[1]["ann"]["threshold"] == 20
@@ -279,6 +281,77 @@ def test_hnsw_above_the_threshold_exact_below(tmp_path: Path) -> None:
         recall.append(len(set(exact_ids.tolist()) & set(ann_ids.tolist())) / 10)
         assert np.allclose(b.dense_scores(v, ann_ids), ann_scores)  # cosines are exact
     assert np.mean(recall) >= 0.9
+
+
+def _clustered(n: int, seed: int = 7) -> np.ndarray:
+    """Unit vectors around 40 centres (like passages of 40 articles), not uniform on the sphere."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((40, 64)).astype(np.float32)
+    x = centres[rng.integers(0, 40, n)] + 0.6 * rng.standard_normal((n, 64)).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_ivf_list_counts() -> None:
+    assert lists_for(100_000) == 1024 and lists_for(1_000_000) == 4096
+    assert lists_for(10_000) == 256  # 4 sqrt(n) = 400 rounds to 512, but 512 lists need 19,968 points
+    assert lists_for(20) == 1
+
+
+@pytest.mark.embedded_only("FAISS IVF segments")
+def test_ivf_scans_few_lists_and_rescores_exactly(tmp_path: Path) -> None:
+    vectors = _clustered(6_000)
+    np.save(tmp_path / VECTORS, vectors)
+    assert build_ann(np.load(tmp_path / VECTORS, mmap_mode="r"), tmp_path / GRAPH) == IVF
+    dead = np.arange(0, 6_000, 3, dtype=np.int64)  # every third row removed
+    seg = SegmentVectors.open(tmp_path, IVF, AnnSettings(threshold=1, nprobe=8), dead)
+    assert seg.graph.nlist == lists_for(6_000) == 128 and seg._params.nprobe == 8  # 8 of 128 lists
+    rng = np.random.default_rng(3)
+    recall = []
+    for q in _clustered(50, seed=11) + 0.05 * rng.standard_normal((50, 64)).astype(np.float32):
+        q = (q / np.linalg.norm(q)).astype(np.float32)
+        exact = vectors @ q
+        exact[dead] = -np.inf
+        truth = set(np.argsort(-exact)[:10].tolist())
+        rows, scores = seg.search(q, 10)
+        assert not set(rows.tolist()) & set(dead.tolist())
+        assert np.allclose(scores, vectors[rows] @ q, atol=1e-6)  # exact cosines, best first
+        assert list(scores) == sorted(scores, reverse=True)
+        recall.append(len(truth & set(rows.tolist())) / 10)
+    assert 0.9 <= np.mean(recall)
+
+
+@pytest.mark.embedded_only("FAISS HNSW segments")
+def test_an_index_with_hnsw_segments_still_loads_and_searches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Indexes built before IVF hold HNSW segments: they are searched as before, and a compaction
+    rewrites them as IVF."""
+    import faiss
+
+    from ftzqa.storage import segment
+
+    def old_builder(vectors: np.ndarray, path: Path) -> str:
+        graph = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, 32, faiss.METRIC_INNER_PRODUCT)
+        graph.train(np.ascontiguousarray(vectors))
+        graph.add(np.ascontiguousarray(vectors))
+        faiss.write_index(graph, str(path))
+        return HNSW
+
+    docs = {f"{n}-{i}.md": _doc(f"{n} {i}", b) for n, b in TOPICS for i in range(3)}
+    corpus = write_corpus(tmp_path / "corpus", docs)
+    index, exact = tmp_path / "index", tmp_path / "exact"
+    settings = Settings(model="fake-model", ann_threshold=20)
+    build(corpus, exact, FAKE, embedder=FakeEmbedder())
+    with monkeypatch.context() as m:
+        m.setattr(segment, "build_ann", old_builder)
+        build(corpus, index, settings, embedder=FakeEmbedder())
+    assert [s["dense"] for s in _segments(index)] == ["hnsw"]
+    manifest = json.loads((read_manifest(index)[0] / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["ann"]["nprobe"]  # as written before IVF
+    (read_manifest(index)[0] / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    before = _answers(index)
+    _same(before, _answers(exact))
+    compact(index, settings)
+    assert [s["dense"] for s in _segments(index)] == ["ivf"]
+    _same(_answers(index), before)
 
 
 @pytest.mark.embedded_only("the segment merge policy")
@@ -295,7 +368,7 @@ def test_many_small_adds_keep_the_segment_count_bounded(tmp_path: Path) -> None:
         assert len(segments) <= MAX_SEGMENTS
         flat = [s for s in segments if s["dense"] == "flat"]
         assert sum(int(s["passages"]) for s in flat[-len(flat):]) <= 12 + 2  # flat tail folded past the threshold
-    assert any(s["dense"] == "hnsw" for s in _segments(index))
+    assert any(s["dense"] == "ivf" for s in _segments(index))
     store = load_index(index)
     assert store.passage_count == 45 and len(store.documents) == 22
     hit = Retriever(store, FakeEmbedder()).search("Which thing is number 7?", k=1, mode="bm25").hits[0]

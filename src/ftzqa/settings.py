@@ -17,9 +17,9 @@ MAX_UPLOAD_PASSAGES = 1000  # new passages one web upload (all its files) may ad
 MAX_UPLOADS_IN_FLIGHT = 2  # uploads being indexed or waiting; more are refused at once
 MAX_UPLOAD_MB = 5  # size of one uploaded file, enforced by Gradio before it is stored
 UPLOAD_CACHE_SECONDS = 3600  # uploaded files left in Gradio's cache are deleted after this
-# segments with this many passages or more are searched through an HNSW graph, smaller ones exactly
-# (bench/scale.py's ann phase: exact search of the 100-candidate pool is as fast as HNSW or faster up
-# to 5,000 vectors and slower from 10,000; README "Scale")
+# segments with this many passages or more are searched through an approximate (IVF) index, smaller
+# ones exactly (bench/scale.py's ann phase: exact search of the 100-candidate pool is as fast as an
+# approximate index or faster up to 5,000 vectors and slower from 10,000; README "Scale")
 ANN_THRESHOLD = 10_000
 
 
@@ -57,7 +57,7 @@ class Settings:
     max_question_chars: int = MAX_QUESTION_CHARS
     max_upload_passages: int = MAX_UPLOAD_PASSAGES
     max_uploads_in_flight: int = MAX_UPLOADS_IN_FLIGHT
-    ann_threshold: int = ANN_THRESHOLD  # passages per segment from which dense search is approximate (HNSW)
+    ann_threshold: int = ANN_THRESHOLD  # passages per segment from which dense search is approximate (IVF)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

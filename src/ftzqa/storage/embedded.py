@@ -13,8 +13,8 @@ Layout::
 A generation is small: it names its segments. Adding a document writes one small segment and a
 new generation; removing one writes only a new generation; merges fold segments (see ``writer``).
 
-Opening a generation opens every segment file (SQLite read-only, arrays memory-mapped, HNSW graphs
-read into memory) and checks sizes and array bounds, so nothing is read half-way through a
+Opening a generation opens every segment file (SQLite read-only, arrays memory-mapped, IVF / HNSW
+indexes read into memory) and checks sizes and array bounds, so nothing is read half-way through a
 question and a segment pruned later keeps working for a process that still serves it.
 """
 

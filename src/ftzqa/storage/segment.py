@@ -4,7 +4,8 @@
   the BM25 vocabulary (term -> term id) and the lexicon's word and phrase counts. Read by id, never
   loaded whole; opened read-only and ``immutable`` (no locks: nothing ever writes it again).
 - ``ids.npy``: the global passage id of each row (ascending); rows are positions in the arrays.
-- ``vectors.npy`` (+ ``dense.faiss`` above the HNSW threshold): see ``vectors``.
+- ``vectors.npy`` (+ ``dense.faiss`` above the ANN threshold: an IVF index; HNSW in older indexes): see
+  ``vectors``.
 - ``postings/``: BM25 term frequencies and lengths, see ``postings``.
 - ``segment.json``: counts, kind and the size of every file, checked when the segment is opened.
 
@@ -34,7 +35,7 @@ from ..lexicon import LexiconCounts
 from ..store import storage_error
 from ..types import Document, Passage
 from . import postings as bm25
-from .vectors import FLAT, GRAPH, HNSW, VECTORS, AnnSettings, SegmentVectors, build_graph
+from .vectors import FLAT, GRAPH, VECTORS, AnnSettings, SegmentVectors, build_ann
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -70,7 +71,7 @@ class SegmentInfo:
     passages: int
     first_id: int
     last_id: int
-    dense: str  # FLAT or HNSW
+    dense: str  # FLAT, IVF, or HNSW (indexes built before IVF)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,8 +183,7 @@ def _write_lexicon(db: sqlite3.Connection, counts: LexiconCounts) -> None:
 def _dense(tmp: Path, vectors: NDArray[np.float32], ann: AnnSettings) -> str:
     np.save(tmp / VECTORS, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
     if len(vectors) >= ann.threshold:
-        build_graph(np.load(tmp / VECTORS, mmap_mode="r"), ann, tmp / GRAPH)
-        return HNSW
+        return build_ann(np.load(tmp / VECTORS, mmap_mode="r"), tmp / GRAPH)
     return FLAT
 
 
@@ -337,8 +337,7 @@ def _merge(
         del vectors
         kind = FLAT
         if total >= ann.threshold:
-            build_graph(np.load(tmp / VECTORS, mmap_mode="r"), ann, tmp / GRAPH)
-            kind = HNSW
+            kind = build_ann(np.load(tmp / VECTORS, mmap_mode="r"), tmp / GRAPH)
         meta = {"format": SEGMENT_FORMAT, "passages": total, "documents": documents, "dimension": dimension,
                 "dense": kind, "terms": len(data.terms)}
         _finish(tmp, name, meta)
@@ -365,7 +364,7 @@ class Segment:
         check: bool = True,
         graph: bool = True,
     ) -> None:
-        """``check``: verify array bounds (readers); ``graph``: read the HNSW graph (writers only
+        """``check``: verify array bounds (readers); ``graph``: read the IVF / HNSW index (writers only
         copy vectors and never search, so they skip both)."""
         self.folder = folder
         self.info = info

@@ -1,21 +1,30 @@
-"""Dense vectors of one segment: exact search below a size, HNSW above it; exact cosines always.
+"""Dense vectors of one segment: exact search below a size, an inverted-file index above it; exact
+cosines always.
 
 Every segment keeps its vectors as ``vectors.npy`` (float32, memory-mapped). A segment with fewer
 than ``Settings.ann_threshold`` passages (10,000 by default) is searched exactly (``faiss.knn``
 over the mapped array, the kernel ``IndexFlatIP`` uses; bench/scale.py's ``ann`` phase measures where
-HNSW starts to pay). A bigger one
-also gets ``dense.faiss``, an ``IndexHNSWSQ`` (8-bit scalar-quantised HNSW, M=32): it proposes
-``RERANK`` candidates (efSearch 512) that are re-scored exactly from the float vectors, so the
-cosines are exact and the ranking errors of the 8-bit codes are undone. At 1M passages the graph
-and codes take ~0.65 GB of memory instead of ~1.8 GB for ``IndexHNSWFlat``, with the same recall
-after re-scoring (bench/scale.py measures recall@10 against exact search).
+an approximate index starts to pay). A bigger one also gets ``dense.faiss``, an
+``IndexIVFScalarQuantizer``: the vectors clustered into ``nlist`` lists (about 4 sqrt(n), a power
+of two: 1,024 at 100,000 passages, 4,096 at 1,000,000) with 8-bit codes; a search scans the
+``nprobe`` (128) lists nearest the question and proposes ``RERANK`` candidates that are re-scored
+exactly from the float vectors, so the cosines are exact and the ranking errors of the 8-bit codes
+are undone.
 
-HNSW has no removal: deleted passages are left out of results by a selector until a compaction
-rewrites the segment.
+Why IVF and not HNSW (what this store built before; such segments still load and are searched as
+they were until a compaction rewrites them): questions are not passages (their nearest passage is
+at cosine ~0.6), and HNSW's graph walk loses them as the graph grows. On the 1,000,000-passage bench
+index (bench/scale.py, 200 real SQuAD questions), HNSW (M 32, efConstruction 120) reached recall@10
+0.911 at efSearch 512; IVF reaches 0.988 at nprobe 128 in ~3 ms, builds in ~70 s instead of ~25
+minutes, and holds 0.38 GB instead of 0.63 GB (no graph). Recall depends on ``nprobe`` far more than
+on the size: 0.989 at 100,000 with the same 128.
+
+Deleted passages are left out of results by a selector until a compaction rewrites the segment.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,24 +37,41 @@ if TYPE_CHECKING:
 
 VECTORS = "vectors.npy"
 GRAPH = "dense.faiss"
-FLAT, HNSW = "flat", "hnsw"
-M = 32
+FLAT, HNSW, IVF = "flat", "hnsw", "ivf"
+KINDS = (FLAT, HNSW, IVF)
+M = 32  # HNSW segments (built before IVF; still read)
 # bench/scale.py --phase graphs, 100,000 passages, 200 real SQuAD questions, recall@10 after re-scoring:
 # efConstruction 40: efSearch 128 / 256 / 512 -> 0.920 / 0.957 / 0.981; efConstruction 120: 0.958 /
 # 0.978 / 0.991, for about twice the graph build time (HNSWFlat at 40 is no better than SQ8: 0.909 /
 # 0.952 / 0.977). Recall falls as segments grow, so the defaults are 120 / 512.
 EF_CONSTRUCTION = 120
 EF_SEARCH = 512
-RERANK = 100  # HNSW candidates re-scored exactly per search (at least k)
+RERANK = 100  # approximate candidates re-scored exactly per search (at least k)
+# IVF lists scanned per search. bench/scale.py (200 real SQuAD questions, recall@10 after re-scoring):
+# at 1,000,000 passages (4,096 lists) nprobe 32 / 64 / 128 / 256 -> 0.961 / 0.981 / 0.988 / 0.993
+# (1.1 / 1.9 / 3.2 / 6.7 ms, one thread, idle); at 100,000 (1,024 lists) 0.969 / 0.981 / 0.990 / 0.993.
+NPROBE = 128
+TRAIN_PER_LIST = 50  # k-means sample: this many vectors per list (faiss wants at least 39)
+
+
+def lists_for(n: int) -> int:
+    """IVF list count for ``n`` vectors: 4 sqrt(n) as a power of two (the nearer one in log scale),
+    at most n / 39 so every list's centroid has enough training points."""
+    target = 4.0 * math.sqrt(max(1, n))
+    lists = int(2 ** round(math.log2(target)))
+    while lists > 1 and lists * 39 > n:
+        lists //= 2
+    return max(1, lists)
 
 
 @dataclass(frozen=True, slots=True)
 class AnnSettings:
-    threshold: int  # segments with this many passages or more get an HNSW graph
-    m: int = M
+    threshold: int  # segments with this many passages or more get an approximate index (IVF)
+    m: int = M  # HNSW segments of older indexes
     ef_construction: int = EF_CONSTRUCTION
     ef_search: int = EF_SEARCH
     rerank: int = RERANK
+    nprobe: int = NPROBE
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -54,28 +80,41 @@ class AnnSettings:
             "ef_construction": self.ef_construction,
             "ef_search": self.ef_search,
             "rerank": self.rerank,
+            "nprobe": self.nprobe,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AnnSettings:
-        return cls(**{k: int(data[k]) for k in ("threshold", "m", "ef_construction", "ef_search", "rerank")})
+        """Manifests written before IVF have no ``nprobe``: the default applies."""
+        values = {k: int(data[k]) for k in ("threshold", "m", "ef_construction", "ef_search", "rerank")}
+        return cls(**values, nprobe=int(data.get("nprobe", NPROBE)))
 
 
-def build_graph(vectors: NDArray[np.float32], ann: AnnSettings, path: Path) -> None:
-    """Build and write the HNSW graph of ``vectors`` (all cores: this is a build)."""
+def build_ann(vectors: NDArray[np.float32], path: Path) -> str:
+    """Build and write the IVF index of ``vectors`` (all cores: this is a build); returns its kind.
+
+    Trained on an evenly spaced sample (``TRAIN_PER_LIST`` vectors per list), filled in slices so a
+    memory-mapped array is never copied whole."""
     import faiss as faiss_module
 
     faiss: Any = faiss_module
     faiss.omp_set_num_threads(max(1, os.cpu_count() or 1))
     try:
-        index = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, ann.m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = ann.ef_construction
-        step = 200_000  # train on a sample, add in slices (no float copy of a mapped array at once)
-        sample = np.ascontiguousarray(vectors[:: max(1, len(vectors) // step)][:step], dtype=np.float32)
+        n, dimension = vectors.shape
+        lists = lists_for(n)
+        quantizer = faiss.IndexFlatIP(dimension)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, dimension, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        index.cp.seed = 1234  # the same vectors give the same lists
+        want = lists * TRAIN_PER_LIST
+        sample = np.ascontiguousarray(vectors[:: max(1, n // want)][:want], dtype=np.float32)
         index.train(sample)
-        for start in range(0, len(vectors), step):
+        step = 200_000
+        for start in range(0, n, step):
             index.add(np.ascontiguousarray(vectors[start : start + step], dtype=np.float32))
         faiss.write_index(index, str(path))
+        return IVF
     finally:
         faiss.omp_set_num_threads(1)
 
@@ -95,8 +134,12 @@ class SegmentVectors:
             import faiss as faiss_module
 
             faiss: Any = faiss_module
-            params = faiss.SearchParametersHNSW()
-            params.efSearch = max(ann.ef_search, ann.rerank)
+            if hasattr(graph, "nprobe"):  # IVF
+                params = faiss.SearchParametersIVF()
+                params.nprobe = min(ann.nprobe, int(graph.nlist))
+            else:  # HNSW, from an index built before IVF
+                params = faiss.SearchParametersHNSW()
+                params.efSearch = max(ann.ef_search, ann.rerank)
             if len(dead):
                 self._selector = faiss.IDSelectorBatch(len(dead), faiss.swig_ptr(dead))
                 self._not = faiss.IDSelectorNot(self._selector)  # both kept alive for FAISS
@@ -109,12 +152,14 @@ class SegmentVectors:
         if vectors.ndim != 2 or vectors.dtype != np.float32:
             raise ValueError(f"{VECTORS} is not a float32 matrix")
         graph = None
-        if kind == HNSW:
+        if kind in (HNSW, IVF):
             import faiss
 
             graph = faiss.read_index(str(folder / GRAPH))
             if graph.ntotal != len(vectors) or graph.d != vectors.shape[1]:
                 raise ValueError(f"{GRAPH} holds {graph.ntotal} vectors of dimension {graph.d}, not {vectors.shape}")
+            if (kind == IVF) != hasattr(graph, "nprobe"):
+                raise ValueError(f"{GRAPH} is not the {kind} index the segment's manifest says")
         elif kind != FLAT:
             raise ValueError(f"unknown dense index kind {kind!r}")
         return cls(vectors, graph, ann, np.ascontiguousarray(dead, dtype=np.int64))
@@ -124,7 +169,7 @@ class SegmentVectors:
         return len(self.vectors)
 
     def search(self, query: NDArray[np.float32], k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-        """Rows and exact cosines of the ``k`` nearest live vectors (approximately, for HNSW)."""
+        """Rows and exact cosines of the ``k`` nearest live vectors (approximately, for IVF / HNSW)."""
         import faiss
 
         k = min(k, self.size - len(self.dead))

@@ -10,10 +10,10 @@ caller holds the index's writer lock.
   document already present is replaced (its old version gets a tombstone).
 - **remove** writes tombstones only (see ``removed``).
 - **merge policy** (after each change): when the flat (exactly searched) segments at the end hold
-  more than the HNSW threshold, they are folded into one (which gets an HNSW graph); when there are
+  more than the ANN threshold, they are folded into one (which gets an IVF index); when there are
   more than ``MAX_SEGMENTS`` segments, the adjacent pair with the fewest passages is folded, as long
   as the result stays under ``AUTO_MERGE_LIMIT`` passages (bigger folds wait for ``compact``, so an
-  add never rebuilds a big graph). A fold drops the tombstoned passages of what it folds.
+  add never rebuilds a big index). A fold drops the tombstoned passages of what it folds.
 - **compact** folds everything into one segment without tombstones.
 """
 
@@ -44,7 +44,7 @@ from .embedded import DICTIONARY, EmbeddedStore
 from .removed import FILE as REMOVED
 from .removed import Removed
 from .segment import SEGMENTS, Segment, SegmentInfo, lexicon_texts
-from .vectors import FLAT, AnnSettings
+from .vectors import FLAT, HNSW, AnnSettings
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -248,13 +248,13 @@ class EmbeddedWriter:
         return out
 
     def compact(self, meta: Mapping[str, Any], encoder: Encoder) -> str:
-        """One segment, no tombstones."""
+        """One segment, no tombstones, and an IVF index where an older ftzqa left an HNSW graph."""
         prev = self.previous
         if prev is None:
             raise ValueError("nothing to compact")
         opened = {s.name: s for s in prev.segments}
         infos, removed = list(prev.infos), _clone(prev.removed)
-        if len(infos) > 1 or removed.passages:
+        if len(infos) > 1 or removed.passages or any(i.dense == HNSW for i in infos):
             infos, removed = self._fold(infos, removed, opened, list(range(len(infos))))
         try:
             return self._commit(
