@@ -228,6 +228,7 @@ def encoder_index() -> Path:
 
 def phase_build(size: int, folder: Path, sample: int) -> dict[str, Any]:
     from ftzqa.index import FORMAT_VERSION, read_manifest
+    from ftzqa.lexicon import COUNTS_FORMAT
     from ftzqa.onnx_embed import TOKENIZER
     from ftzqa.storage.base import NewDocument
     from ftzqa.storage.writer import EmbeddedWriter, Encoder
@@ -278,7 +279,7 @@ def phase_build(size: int, folder: Path, sample: int) -> dict[str, Any]:
     settings = Settings()
     meta = {"format_version": FORMAT_VERSION, "model": {"id": MODEL, "dimension": 384, "normalized": True},
             "embedding": {"with_title": True}, "chunker": settings.chunk.to_dict(), "bm25": settings.bm25.to_dict(),
-            "corpus": str((folder / "corpus").resolve()), "files": {}, "skipped": []}
+            "corpus": str((folder / "corpus").resolve()), "files": {}, "skipped": [], "lexicon": dict(COUNTS_FORMAT)}
     dictionary = json.loads((gen / "dictionary.json").read_text(encoding="utf-8"))
     t0 = time.perf_counter()
     EmbeddedWriter(index, None, settings).update(new_docs, [], meta, encoder, dictionary)

@@ -24,7 +24,17 @@ from ftzqa.retrieve import Retriever
 from ftzqa.settings import BM25Settings, Settings
 from ftzqa.sparse import Tokenizer
 from ftzqa.storage import postings
-from ftzqa.storage.vectors import GRAPH, HNSW, IVF, VECTORS, AnnSettings, SegmentVectors, build_ann, lists_for
+from ftzqa.storage.vectors import (
+    GRAPH,
+    HNSW,
+    IVF,
+    VECTORS,
+    AnnSettings,
+    RowFile,
+    SegmentVectors,
+    build_ann,
+    lists_for,
+)
 from ftzqa.storage.writer import MAX_SEGMENTS
 
 FAKE = Settings(model="fake-model")
@@ -318,6 +328,18 @@ def test_ivf_scans_few_lists_and_rescores_exactly(tmp_path: Path) -> None:
         assert list(scores) == sorted(scores, reverse=True)
         recall.append(len(truth & set(rows.tolist())) / 10)
     assert 0.9 <= np.mean(recall)
+
+
+def test_rows_are_read_from_the_file_in_the_order_asked(tmp_path: Path) -> None:
+    array = np.arange(40 * 3, dtype=np.float32).reshape(40, 3)
+    np.save(tmp_path / "a.npy", array)
+    reader = RowFile(np.load(tmp_path / "a.npy", mmap_mode="r"))
+    rows = np.array([7, 3, 4, 5, 39, 0, 4, 7], dtype=np.int64)  # runs, repeats, both ends, any order
+    assert np.array_equal(reader.rows(rows), array[rows])
+    assert reader.rows(np.zeros(0, dtype=np.int64)).shape == (0, 3)
+    with pytest.raises(IndexError, match="out of range 0-39"):
+        reader.rows(np.array([40]))
+    reader.close()
 
 
 @pytest.mark.embedded_only("FAISS HNSW segments")

@@ -300,7 +300,7 @@ class EmbeddedStore(ManifestFacts):
         seg = np.searchsorted(self._offsets, rows, side="right") - 1
         for s in np.unique(seg).tolist():
             mask = seg == s
-            out[mask] = self.segments[s].dense.vectors[rows[mask] - self._offsets[s]]
+            out[mask] = self.segments[s].dense.rows(rows[mask] - self._offsets[s])
         return out
 
     def bm25_search(self, terms: list[str], k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:

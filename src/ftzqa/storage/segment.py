@@ -491,6 +491,7 @@ class Segment:
 
     def close(self) -> None:
         self.db.close()
+        self.dense.close()
 
 
 def _read_meta(folder: Path) -> dict[str, Any]:
