@@ -800,7 +800,8 @@ def main() -> None:
         merged: dict[str, Any] = {"runs": {}}
         for name in args.report.split(","):
             data = json.loads(Path(name).read_text(encoding="utf-8"))
-            merged["runs"].update(data.get("runs", {}))
+            for key, phases in data.get("runs", {}).items():  # phases of one run may come from several files
+                merged["runs"].setdefault(key, {}).update(phases)
             merged.update({k: v for k, v in data.items() if k in ("ann", "graphs")})
         print(table(merged))
         return

@@ -78,31 +78,21 @@ class RowFile:
     def rows(self, rows: NDArray[np.int64]) -> NDArray[Any]:
         """The given rows, in the given order; runs of adjacent rows are read in one call."""
         rows = np.asarray(rows, dtype=np.int64)
-        out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
         if len(rows) == 0:
-            return out
+            return np.empty((0, *self.shape[1:]), dtype=self.dtype)
         if int(rows.min()) < 0 or int(rows.max()) >= self.shape[0]:
             raise IndexError(f"row out of range 0-{self.shape[0] - 1}")
-        order = np.argsort(rows, kind="stable")
-        wanted = rows[order]
-        unique, first = np.unique(wanted, return_index=True)
+        unique = np.unique(rows)
         breaks = np.flatnonzero(np.diff(unique) != 1) + 1
-        got = np.empty((len(unique), *self.shape[1:]), dtype=self.dtype)
-        view = got.data.cast("B")
-        fd = self._file.fileno()
-        at = 0
-        for run in np.split(unique, breaks):
-            size = len(run) * self.row_bytes
-            position = self.offset + int(run[0]) * self.row_bytes
-            done = 0
-            while done < size:
-                n = os.preadv(fd, [view[at + done : at + size]], position + done)
-                if n <= 0:
-                    raise OSError(f"{self._file.name}: file ends before row {int(run[-1])}")
-                done += n
-            at += size
-        out[order] = got[np.searchsorted(unique, wanted)]
-        return out
+        firsts = unique[np.concatenate(([0], breaks))]
+        counts = np.diff(np.concatenate(([0], breaks, [len(unique)])))
+        fd, size = self._file.fileno(), self.row_bytes
+        runs = zip(firsts.tolist(), counts.tolist(), strict=True)
+        data = b"".join([os.pread(fd, n * size, self.offset + first * size) for first, n in runs])
+        if len(data) != len(unique) * size:
+            raise OSError(f"{self._file.name}: the file ends before row {int(unique[-1])}")
+        got = np.frombuffer(data, dtype=self.dtype).reshape(len(unique), *self.shape[1:])
+        return got[np.searchsorted(unique, rows)]
 
     def close(self) -> None:
         self._file.close()
