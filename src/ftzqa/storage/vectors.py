@@ -15,7 +15,7 @@ Why IVF and not HNSW (what this store built before; such segments still load and
 they were until a compaction rewrites them): questions are not passages (their nearest passage is
 at cosine ~0.6), and HNSW's graph walk loses them as the graph grows. On the 1,000,000-passage bench
 index (bench/scale.py, 200 real SQuAD questions), HNSW (M 32, efConstruction 120) reached recall@10
-0.911 at efSearch 512; IVF reaches 0.988 at nprobe 128 in ~3 ms, builds in ~70 s instead of ~25
+0.911 at efSearch 512; IVF reaches 0.988 at nprobe 128 in ~3-5 ms, builds in ~70 s instead of ~25
 minutes, and holds 0.38 GB instead of 0.63 GB (no graph). Recall depends on ``nprobe`` far more than
 on the size: 0.989 at 100,000 with the same 128.
 
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 VECTORS = "vectors.npy"
 GRAPH = "dense.faiss"
 FLAT, HNSW, IVF = "flat", "hnsw", "ivf"
-KINDS = (FLAT, HNSW, IVF)
 M = 32  # HNSW segments (built before IVF; still read)
 # bench/scale.py --phase graphs, 100,000 passages, 200 real SQuAD questions, recall@10 after re-scoring:
 # efConstruction 40: efSearch 128 / 256 / 512 -> 0.920 / 0.957 / 0.981; efConstruction 120: 0.958 /
@@ -47,9 +46,10 @@ M = 32  # HNSW segments (built before IVF; still read)
 EF_CONSTRUCTION = 120
 EF_SEARCH = 512
 RERANK = 100  # approximate candidates re-scored exactly per search (at least k)
-# IVF lists scanned per search. bench/scale.py (200 real SQuAD questions, recall@10 after re-scoring):
-# at 1,000,000 passages (4,096 lists) nprobe 32 / 64 / 128 / 256 -> 0.961 / 0.981 / 0.988 / 0.993
-# (1.1 / 1.9 / 3.2 / 6.7 ms, one thread, idle); at 100,000 (1,024 lists) 0.969 / 0.981 / 0.990 / 0.993.
+# IVF lists scanned per search. bench/scale.py (100 real SQuAD questions, recall@10 after re-scoring,
+# the 100-candidate pool, one thread, idle): at 1,000,000 passages (4,096 lists) nprobe 32 / 64 / 128 /
+# 256 -> 0.952 / 0.980 / 0.988 / 0.993 (1.5 / 2.2 / 4.6 / 8.9 ms); at 100,000 (1,024 lists) 0.969 /
+# 0.979 / 0.989 / 0.992 (0.6 / 0.8 / 1.3 / 2.3 ms).
 NPROBE = 128
 TRAIN_PER_LIST = 50  # k-means sample: this many vectors per list (faiss wants at least 39)
 
@@ -57,7 +57,7 @@ TRAIN_PER_LIST = 50  # k-means sample: this many vectors per list (faiss wants a
 class RowFile:
     """Rows of a 2-D ``.npy`` array read with ``pread``, without mapping the file.
 
-    Questions read scattered rows (the candidates' vectors, a passage's length). Through a memory
+    Questions read scattered rows (the candidates' vectors). Through a memory
     map, each touched row maps the whole page-cache folio around it into the process (measured: 100
     random rows of the 1,000,000-passage vectors file put 137 MB in the serving process's RSS,
     ``MADV_RANDOM`` or not), so RSS grew towards the whole file. ``pread`` copies just the rows; the
@@ -71,9 +71,6 @@ class RowFile:
         self.row_bytes = int(array.dtype.itemsize * (array.shape[1] if array.ndim == 2 else 1))
         self.offset = int(array.offset)
         self._file = open(str(array.filename), "rb", buffering=0)  # noqa: SIM115 (closed by close())
-
-    def __len__(self) -> int:
-        return int(self.shape[0])
 
     def rows(self, rows: NDArray[np.int64]) -> NDArray[Any]:
         """The given rows, in the given order; runs of adjacent rows are read in one call."""
@@ -245,7 +242,7 @@ class SegmentVectors:
         return np.asarray(self.rows(rows) @ query.astype(np.float32), dtype=np.float32)
 
     def rows(self, rows: NDArray[np.int64]) -> NDArray[np.float32]:
-        """The vectors of the given rows (read from the file, not through the memory map)."""
+        """The vectors of the given rows (big segments: read from the file, not through the map)."""
         rows = np.asarray(rows, dtype=np.int64)
         if self.reader is not None:
             return self.reader.rows(rows)
