@@ -93,6 +93,35 @@ def test_an_index_counted_the_old_way_is_recounted_by_the_next_build_without_emb
     assert "mofcom" in {c.typed for c in after.analyse("mofcom press conference date").corrections}
 
 
+def test_an_add_that_needs_a_rebuild_never_drops_documents_missing_from_the_corpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_kind: str
+) -> None:
+    """An index that must be rebuilt (counted by an older ftzqa) is rebuilt from the corpus folder;
+    when that folder lacks some of the indexed documents, ``add`` refuses instead of dropping them."""
+    from ftzqa import index as index_module
+    from ftzqa.errors import IndexMismatchError
+    from ftzqa.ingest import add
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# A\n\nAlpha text about rivers.\n", encoding="utf-8")
+    (corpus / "b.md").write_text("# B\n\nBeta text about mountains.\n", encoding="utf-8")
+    idx = tmp_path / "idx"
+    with monkeypatch.context() as old:
+        old.setattr(index_module, "COUNTS_FORMAT", {"version": 1, "min_phrase_letters": 3, "max_acronym": 6})
+        build(corpus, idx, embedder=FakeEmbedder())
+    (corpus / "b.md").rename(tmp_path / "b.md")  # the index holds b.md; its folder no longer does
+    new = tmp_path / "c.md"
+    new.write_text("# C\n\nGamma text about lakes.\n", encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match=r"1 of the documents it holds are not in corpus folder .*'b.md'"):
+        add([new], corpus, idx, embedder=FakeEmbedder())
+    assert sorted(load_index(idx).manifest["documents"]) == ["a.md", "b.md"]  # untouched
+    assert not (corpus / "c.md").exists()  # the corpus is as it was
+    (tmp_path / "b.md").rename(corpus / "b.md")
+    add([new], corpus, idx, embedder=FakeEmbedder())  # with every document at hand: rebuilt, nothing lost
+    assert sorted(load_index(idx).manifest["documents"]) == ["a.md", "b.md", "c.md"]
+
+
 def test_failed_build_leaves_old_index_working(tiny_index: Path, tiny_corpus: Path) -> None:
     before = load_index(tiny_index).manifest
     (tiny_corpus / "new.md").write_text("Brand new text.", encoding="utf-8")

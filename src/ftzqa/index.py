@@ -537,7 +537,16 @@ def update(
     previous = _previous(location)
     if not _compatible(previous, settings, model_id):
         if previous is not None:
+            absent = _not_in_corpus(previous, corpus_dir, set(remove))
             previous.close()
+            if absent:
+                raise IndexMismatchError(
+                    f"index at {str(location)!r} must be rebuilt from its documents (it was built by an older "
+                    f"ftzqa or with other settings), but {len(absent)} of the documents it holds are not in "
+                    f"corpus folder {str(corpus_dir)!r} (e.g. {absent[0]!r}) and a rebuild would drop them; "
+                    f"point --corpus at the folder that holds them, or, to drop them, rebuild: "
+                    f"{rebuild_command(str(corpus_dir), location)}"
+                )
         return build_unlocked(corpus_dir, location, settings, embedder, show_progress)
     assert previous is not None
     try:
@@ -567,6 +576,12 @@ def update(
                       gone, files, started, removed=len(gone))
     finally:
         previous.close()
+
+
+def _not_in_corpus(previous: AnyStore, corpus_dir: Path, dropping: set[str]) -> list[str]:
+    """Indexed documents (other than ``dropping``) with no file in ``corpus_dir``, sorted: what a
+    rebuild from that folder would lose."""
+    return sorted(d for d in previous.manifest["documents"] if d not in dropping and not (corpus_dir / d).is_file())
 
 
 # new text up to this size is embedded with the index's ONNX encoder rather than by loading torch
