@@ -280,3 +280,20 @@ def test_periods_are_linear(name: str) -> None:
         states(tokens, period)
     periods(hostile)
     resolve("what about " + hostile[:1000], hostile, None, lambda w, c: [0.0] * len(c))
+
+
+def test_the_tokenizer_remembers_a_bounded_number_of_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-running server meets any words in questions: the word memory is emptied when full,
+    and the terms stay the same."""
+    from ftzqa import sparse
+
+    monkeypatch.setattr(sparse, "CACHE_WORDS", 1_000)
+    tokenize = Tokenizer(BM25Settings())
+    words = [f"word{i}x" for i in range(5_000)]
+    for start in range(0, len(words), 100):
+        tokenize(" ".join(words[start : start + 100]))
+        assert len(tokenize._cache) <= 1_000
+    text = "Yunnan's exports rose 41.8% to 1,200 billion yuan, the ministry said"
+    assert tokenize(text) == Tokenizer(BM25Settings())(text) == [
+        "yunnan", "export", "rose", "41.8", "percent", "1200", "billion", "yuan", "ministri", "said"
+    ]

@@ -52,29 +52,39 @@ def _bm25s() -> Any:
     return bm25s
 
 
+# words whose term is remembered; a server lives long and questions bring any words, so the memory
+# is emptied when full (a build's vocabulary refills what it needs)
+CACHE_WORDS = 200_000
+
+
 class Tokenizer:
     """Text to BM25 terms. Digit groups lose their commas ("1,200" -> "1200")."""
 
     def __init__(self, settings: BM25Settings) -> None:
         self._stop = _stopwords(settings.stopwords)
         self._stem = _stemmer(settings.stemmer)
-        self._cache: dict[str, str] = {}
+        self._cache: dict[str, str] = {}  # word -> its term ("" for a stopword)
+
+    def _term(self, word: str) -> str:
+        if word in self._stop:
+            return ""
+        if word in _PERCENT:
+            return "percent"
+        if word[0].isdigit():
+            return word.replace(",", "")
+        return str(self._stem(word))
 
     def __call__(self, text: str) -> list[str]:
+        cache = self._cache
         terms = []
         for word in _WORD.findall(text.lower()):
-            if word in self._stop:
-                continue
-            if word in _PERCENT:
-                terms.append("percent")
-                continue
-            if word[0].isdigit():
-                terms.append(word.replace(",", ""))
-                continue
-            stem = self._cache.get(word)
-            if stem is None:
-                stem = self._cache[word] = self._stem(word)
-            terms.append(stem)
+            term = cache.get(word)
+            if term is None:
+                if len(cache) >= CACHE_WORDS:
+                    cache.clear()
+                term = cache[word] = self._term(word)
+            if term:
+                terms.append(term)
         return terms
 
 
