@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import FakeEmbedder
 
@@ -78,3 +80,38 @@ def test_bad_input_raises_a_clear_error(
 def test_embedder_with_wrong_dimension_is_refused(tiny_index: Path) -> None:
     with pytest.raises(IndexMismatchError, match="dimension 32"):
         Retriever.load(tiny_index, embedder=FakeEmbedder(dimension=32))
+
+
+class _WaitsForKeywords(FakeEmbedder):
+    """Embeds a question only once the keyword search has started (or gives up after 20 s)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keywords_started = threading.Event()
+        self.saw_keywords: list[bool] = []
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        if len(texts) == 1:  # a question, not the build's passages
+            self.saw_keywords.append(self.keywords_started.wait(timeout=20))
+        return super().encode(texts, batch_size=batch_size, show_progress=show_progress)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25"])
+def test_the_keyword_search_runs_while_the_question_is_embedded(tiny_index: Path, mode: str) -> None:
+    embedder = _WaitsForKeywords()
+    retriever = Retriever.load(tiny_index, embedder=embedder)
+    store = retriever.store
+    search = store.bm25_search
+
+    def bm25_search(terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        embedder.keywords_started.set()
+        return search(terms, k)
+
+    store.bm25_search = bm25_search  # type: ignore[method-assign]
+    alone = Retriever.load(tiny_index, embedder=FakeEmbedder()).search("How long is the Danube?", k=3, mode=mode)
+    answer = retriever.search("How long is the Danube?", k=3, mode=mode)
+    # run one after the other, the embedding would have waited in vain
+    assert embedder.saw_keywords == [True]
+    assert [h.passage for h in answer.hits] == [h.passage for h in alone.hits]
+    assert [h.score for h in answer.hits] == pytest.approx([h.score for h in alone.hits])
+    assert (answer.found, answer.confidence) == (alone.found, pytest.approx(alone.confidence))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -42,6 +44,40 @@ RIVAL_DEPTH = 10  # passages compared with the top ones ("the documents say it, 
 class Ranking(NamedTuple):
     ids: NDArray[np.int64]
     scores: NDArray[np.float32]
+    cosines: dict[int, float] | None = None  # exact dense cosines already known, by passage id
+
+
+Matches = tuple["NDArray[np.int64]", "NDArray[np.float32]"]  # ids and scores, best first
+
+# the question is embedded on one of these threads while the calling thread runs the keyword search:
+# onnxruntime releases the GIL, so on two cores the two overlap (bench/scale.py: at 1,000,000
+# passages BM25 takes longer than the embedding itself); a few threads serve concurrent questions
+EMBED_THREADS = 4
+_embed_pool: ThreadPoolExecutor | None = None
+_embed_pool_lock = threading.Lock()
+
+
+def _embedding_pool() -> ThreadPoolExecutor:
+    global _embed_pool
+    with _embed_pool_lock:
+        if _embed_pool is None:
+            _embed_pool = ThreadPoolExecutor(EMBED_THREADS, thread_name_prefix="ftzqa-embed")
+        return _embed_pool
+
+
+def _filled(
+    candidates: NDArray[np.int64], ids: NDArray[np.int64], scores: NDArray[np.float32], rest: Callable[..., Any]
+) -> NDArray[np.float32]:
+    """Scores of the sorted ``candidates``: the known ``scores`` of ``ids`` (all among them), and
+    ``rest(missing_ids)`` for the others."""
+    out = np.zeros(len(candidates), dtype=np.float32)
+    at = np.searchsorted(candidates, ids)
+    out[at] = scores
+    missing = np.ones(len(candidates), dtype=bool)
+    missing[at] = False
+    if missing.any():
+        out[missing] = rest(candidates[missing])
+    return out
 
 
 def _shown(value: object) -> str:
@@ -228,8 +264,9 @@ class Retriever:
         also the passages read for it, by id."""
         query = self.analyse(question, required)
         terms = self.store.tokenize(query.searched)
-        vector = self.embedder.encode([query.searched])[0]
-        wide = self._rank(vector, terms, max(k, RIVAL_DEPTH), mode)
+        depth = max(k, RIVAL_DEPTH)
+        vector, keywords = self._embed_and_match(query.searched, terms, self._keyword_depth(depth, mode), mode)
+        wide = self._rank(vector, terms, depth, mode, keywords)
         ranking = wide._replace(ids=wide.ids[:k], scores=wide.scores[:k])
         wanted = list(dict.fromkeys(wide.ids.tolist() + ranking.ids.tolist()))
         passages = dict(zip(wanted, self.store.passages(wanted), strict=True))
@@ -255,31 +292,59 @@ class Retriever:
             f"reads {reads}; ask in {reads}, or rebuild the index with a multilingual model via --model."
         )
 
-    def _rank(self, query: NDArray[np.float32], terms: list[str], k: int, mode: str) -> Ranking:
-        """The best ``k`` passages by ``mode``."""
+    def _keyword_depth(self, k: int, mode: str) -> int:
+        """How many keyword matches ``_rank`` takes for ``k`` passages."""
+        return k if mode == "bm25" else max(k, self.settings.pool)
+
+    def _embed_and_match(
+        self, text: str, terms: list[str], n: int, mode: str
+    ) -> tuple[NDArray[np.float32], Matches | None]:
+        """The question's vector and, unless ``mode`` is dense, its best ``n`` keyword matches,
+        found while the question is embedded on another thread."""
+        encode = self.embedder.encode
+        if mode == "dense":
+            return encode([text])[0], None
+        future = _embedding_pool().submit(encode, [text])
+        try:
+            matches = self.store.bm25_search(terms, n)
+        finally:
+            vector = future.result()[0]
+        return vector, matches
+
+    def _rank(
+        self, query: NDArray[np.float32], terms: list[str], k: int, mode: str, keywords: Matches | None = None
+    ) -> Ranking:
+        """The best ``k`` passages by ``mode`` (``keywords``: the store's ``bm25_search`` of ``terms``
+        for ``_keyword_depth(k, mode)``, when already done)."""
         store = self.store
         pool = max(k, self.settings.pool)
+        if keywords is None and mode != "dense":
+            keywords = store.bm25_search(terms, self._keyword_depth(k, mode))
         if mode == "dense":
-            return Ranking(*store.dense_search(query, k))
+            ids, cos = store.dense_search(query, k)
+            return Ranking(ids, cos, dict(zip(ids.tolist(), cos.tolist(), strict=True)))
+        assert keywords is not None
         if mode == "bm25":
-            ids, scores = store.bm25_search(terms, k)
+            ids, scores = keywords
             if len(ids) < k:  # like a full score array: passages without a query term follow, by id
                 pad = np.setdiff1d(store.first_ids(k + len(ids)), ids, assume_unique=True)[: k - len(ids)]
                 ids = np.concatenate([ids, pad])
                 scores = np.concatenate([scores, np.zeros(len(pad), dtype=np.float32)])
             return Ranking(ids, scores)
-        dense_ids, _ = store.dense_search(query, pool)
-        by_bm25, _ = store.bm25_search(terms, pool)
+        dense_ids, dense_cos = store.dense_search(query, pool)
+        by_bm25, bm25_top = keywords
         if self.settings.fusion == "rrf":
             table = rrf(dense_ids, by_bm25)
             ids = np.array(sorted(table, key=lambda i: -table[i]), dtype=np.int64)[:k]
             return Ranking(ids, np.array([table[i] for i in ids.tolist()], dtype=np.float32))
         candidates = np.unique(np.concatenate([dense_ids, by_bm25]))
-        fused = convex(
-            store.dense_scores(query, candidates), store.bm25_scores(terms, candidates), self.settings.dense_weight
-        )
+        # both searches give exact scores for what they found; only the rest is looked up
+        cosines = _filled(candidates, dense_ids, dense_cos, lambda ids: store.dense_scores(query, ids))
+        bm25 = _filled(candidates, by_bm25, bm25_top, lambda ids: store.bm25_scores(terms, ids))
+        fused = convex(cosines, bm25, self.settings.dense_weight)
         order = np.argsort(-fused, kind="stable")[:k]
-        return Ranking(candidates[order], fused[order])
+        known = dict(zip(candidates[order].tolist(), cosines[order].tolist(), strict=True))
+        return Ranking(candidates[order], fused[order], known)
 
     def _evidence(self, query: Query, passage: Passage) -> Evidence:
         store = self.store
@@ -308,6 +373,12 @@ class Retriever:
         rival = max((rival_topic(query, verdict[id(p)], store.idf) for p in pool), default=0.0)
         out = []
         tops = pool[: len(top)]
-        for passage, cos, ev in zip(tops, store.dense_scores(vector, top).tolist(), evidence, strict=False):
+        known = ranking.cosines or {}
+        top_ids = top.tolist()
+        if all(i in known for i in top_ids):  # the ranking knows them already
+            cosines = [known[i] for i in top_ids]
+        else:
+            cosines = store.dense_scores(vector, top).tolist()
+        for passage, cos, ev in zip(tops, cosines, evidence, strict=False):
             out.append(signals(query, verdict[id(passage)], float(cos), store.idf, ev, rival))
         return out
