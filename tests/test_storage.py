@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -219,6 +220,21 @@ def test_top_k_is_the_top_of_every_passage_scored(seed: int) -> None:
         want = order[full[order] > 0][:k]
         assert rows.tolist() == want.tolist()
         assert np.array_equal(scores, full[want])
+
+
+def test_top_k_is_the_same_from_concurrent_threads() -> None:
+    """Each thread keeps its own score accumulator between searches: questions searched at once
+    from several threads get exactly what they get one by one."""
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(300)]
+    docs = [rng.choices(words, k=rng.randint(3, 30)) for _ in range(5000)]
+    index = postings.KeywordIndex([postings.Part(postings.build(docs), _lookup(docs), 0)], BM25Settings())
+    queries = [rng.choices(words, k=rng.randint(1, 6)) for _ in range(200)]
+    alone = [index.search(q, 20) for q in queries]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda q: index.search(q, 20), queries))
+    for (rows_a, scores_a), (rows_b, scores_b) in zip(alone, together, strict=True):
+        assert rows_a.tolist() == rows_b.tolist() and np.array_equal(scores_a, scores_b)
 
 
 def test_remove_leaves_the_statistics_of_never_having_added(grown: tuple[Path, Path], tmp_path: Path,

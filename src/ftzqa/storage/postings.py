@@ -22,6 +22,7 @@ much longer tails (bench/scale.py indexes, 200 SQuAD questions, top 100), so it 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,6 +222,7 @@ class KeywordIndex:
         total = sum(p.postings.total_length for p in self.parts) - removed_length
         self.avglen = total / self.size if self.size > 0 else 1.0
         self._cache: dict[str, tuple[int, tuple[tuple[int, int], ...]]] = {}
+        self._local = threading.local()  # each thread's score accumulator, zero between searches
 
     # --- term statistics -------------------------------------------------------------------------
 
@@ -343,33 +345,57 @@ class KeywordIndex:
         return self._exhaustive(plan, k)
 
     def _exhaustive(self, plan: list[tuple[str, _Term]], k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-        acc = np.zeros(self.rows, dtype=np.float32)
         scored = {i: self._postings(term) for _, term in plan for i in term.order[:1]}
+        acc = self._accumulator()
+        self._local.acc = None  # not reusable until cleared again below (an error leaves it dirty)
         for _, t in sorted(((i, term) for _, term in plan for i in term.order), key=lambda x: x[0]):
             rows, scores = scored[t.order[0]]
             acc[rows] += scores  # the rows of one term are distinct
-        if self.dead is not None:
-            acc[self.dead] = 0.0
-        rows = np.flatnonzero(acc)
-        total = acc[rows]
-        top = _top(total, k)
+        # collect each scored row once and clear the accumulator as it is read: no pass over all
+        # rows (np.flatnonzero over 1,000,000 scores took 3.4 ms, most of a search)
+        found_rows, found_scores = [], []
+        for rows, _ in scored.values():
+            total = acc[rows]
+            keep = total != 0
+            if self.dead is not None:
+                keep &= ~self.dead[rows]
+            found_rows.append(rows[keep])
+            found_scores.append(total[keep])
+            acc[rows] = 0.0
+        self._local.acc = acc
+        rows = np.concatenate(found_rows)
+        total = np.concatenate(found_scores)
+        top = _top(total, k, rows)
         return rows[top].astype(np.int64), total[top]
+
+    def _accumulator(self) -> NDArray[np.float32]:
+        """This thread's zeroed score array, one float per row (kept between searches: a fresh 4 MB
+        array per search at 1,000,000 rows costs page faults on every search)."""
+        acc: NDArray[np.float32] | None = getattr(self._local, "acc", None)
+        if acc is None or len(acc) != self.rows:
+            acc = np.zeros(self.rows, dtype=np.float32)
+        return acc
 
     def _alive(self, rows: NDArray[np.int64]) -> NDArray[np.int64]:
         return rows if self.dead is None else rows[~self.dead[rows]]
 
 
-def _top(scores: NDArray[np.float32], n: int) -> NDArray[np.int64]:
-    """Positions of the ``n`` highest scores, best first; ties keep their order (lower row first)."""
+def _top(scores: NDArray[np.float32], n: int, rows: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
+    """Positions of the ``n`` highest scores, best first; ties go to the lower row (``rows``: the
+    row of each score, default its position)."""
     n = min(n, scores.size)
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
+    if rows is None:
+        rows = np.arange(scores.size)
     if n < scores.size:
-        # everything above the n-th value, plus the first of the ties at it, in row order
+        # everything above the n-th value, plus the lowest rows of the ties at it
         cut = np.partition(-scores, n - 1)[n - 1]
         above = np.flatnonzero(-scores < cut)
-        ties = np.flatnonzero(-scores == cut)[: n - len(above)]
+        ties = np.flatnonzero(-scores == cut)
+        if len(ties) > n - len(above):
+            ties = ties[np.argsort(rows[ties], kind="stable")[: n - len(above)]]
         part = np.concatenate([above, ties])
     else:
         part = np.arange(scores.size)
-    return part[np.argsort(-scores[part], kind="stable")].astype(np.int64)
+    return part[np.lexsort((rows[part], -scores[part]))].astype(np.int64)
