@@ -262,10 +262,8 @@ class Retriever:
     ) -> tuple[Query, Ranking, list[Evidence], list[Signals], dict[int, Passage]]:
         """Analyse, rank, pick evidence and compute the verdict's signals (``search`` and ``signals``);
         also the passages read for it, by id."""
-        query = self.analyse(question, required)
-        terms = self.store.tokenize(query.searched)
         depth = max(k, RIVAL_DEPTH)
-        vector, keywords = self._embed_and_match(query.searched, terms, self._keyword_depth(depth, mode), mode)
+        query, terms, vector, keywords = self._read_embed_match(question, required, depth, mode)
         wide = self._rank(vector, terms, depth, mode, keywords)
         ranking = wide._replace(ids=wide.ids[:k], scores=wide.scores[:k])
         wanted = list(dict.fromkeys(wide.ids.tolist() + ranking.ids.tolist()))
@@ -296,20 +294,26 @@ class Retriever:
         """How many keyword matches ``_rank`` takes for ``k`` passages."""
         return k if mode == "bm25" else max(k, self.settings.pool)
 
-    def _embed_and_match(
-        self, text: str, terms: list[str], n: int, mode: str
-    ) -> tuple[NDArray[np.float32], Matches | None]:
-        """The question's vector and, unless ``mode`` is dense, its best ``n`` keyword matches,
-        found while the question is embedded on another thread."""
+    def _read_embed_match(
+        self, question: str, required: frozenset[str], depth: int, mode: str
+    ) -> tuple[Query, list[str], NDArray[np.float32], Matches | None]:
+        """The question read (``analyse``), its terms, its vector and, unless ``mode`` is dense, its
+        keyword matches for ``depth`` passages.
+
+        The question is embedded on another thread while this one reads it and runs the keyword
+        search (onnxruntime releases the GIL): as typed, from the start, since most questions are
+        searched as typed; again once read, when a correction changed what is searched."""
         encode = self.embedder.encode
-        if mode == "dense":
-            return encode([text])[0], None
-        future = _embedding_pool().submit(encode, [text])
+        pool = _embedding_pool()
+        as_typed = pool.submit(encode, [question])
+        query = self.analyse(question, required)
+        embedding = as_typed if query.searched == question else pool.submit(encode, [query.searched])
+        terms = self.store.tokenize(query.searched)
         try:
-            matches = self.store.bm25_search(terms, n)
+            keywords = None if mode == "dense" else self.store.bm25_search(terms, self._keyword_depth(depth, mode))
         finally:
-            vector = future.result()[0]
-        return vector, matches
+            vector = embedding.result()[0]
+        return query, terms, vector, keywords
 
     def _rank(
         self, query: NDArray[np.float32], terms: list[str], k: int, mode: str, keywords: Matches | None = None
