@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +118,30 @@ def test_the_keyword_search_runs_while_the_question_is_embedded(tiny_index: Path
     assert [h.passage for h in answer.hits] == [h.passage for h in alone.hits]
     assert [h.score for h in answer.hits] == pytest.approx([h.score for h in alone.hits])
     assert (answer.found, answer.confidence) == (alone.found, pytest.approx(alone.confidence))
+
+
+def test_a_process_forked_after_a_question_still_answers(tiny_index: Path, store_kind: str) -> None:
+    """A server that warms up and then forks its workers: the child has none of the parent's
+    embedding threads, and must not wait for them."""
+    if store_kind != "embedded":
+        pytest.skip("a Milvus client's gRPC channel does not survive a fork (pymilvus: connect after forking)")
+    retriever = Retriever.load(tiny_index, embedder=FakeEmbedder())
+    want = [h.passage for h in retriever.search("How long is the Danube?", k=3).hits]
+    pid = os.fork()
+    if pid == 0:  # the child: answer, then report through the exit status
+        try:
+            got = [h.passage for h in retriever.search("How long is the Danube?", k=3).hits]
+            os._exit(0 if got == want else 1)
+        finally:
+            os._exit(2)
+    deadline = time.monotonic() + 60
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked process never answered (it waited on the parent's threads)")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections import Counter
@@ -62,7 +63,16 @@ def _embedding_pool() -> ThreadPoolExecutor:
     with _embed_pool_lock:
         if _embed_pool is None:
             _embed_pool = ThreadPoolExecutor(EMBED_THREADS, thread_name_prefix="ftzqa-embed")
+            # a forked child (a server's workers forked after a warm-up question) has none of the
+            # pool's threads: it starts a pool of its own instead of waiting on dead ones forever
+            os.register_at_fork(after_in_child=_forget_pool)
         return _embed_pool
+
+
+def _forget_pool() -> None:
+    global _embed_pool, _embed_pool_lock
+    _embed_pool = None
+    _embed_pool_lock = threading.Lock()
 
 
 def _filled(
