@@ -145,3 +145,38 @@ def test_a_process_forked_after_a_question_still_answers(tiny_index: Path, store
             pytest.fail("the forked process never answered (it waited on the parent's threads)")
         time.sleep(0.05)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+class _SlowEmbedder(FakeEmbedder):
+    """Takes half a second per question, and says whether it is busy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy = threading.Event()
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        if len(texts) == 1:
+            self.busy.set()
+            time.sleep(0.5)
+            self.busy.clear()
+        return super().encode(texts, batch_size=batch_size, show_progress=show_progress)
+
+
+@pytest.mark.parametrize("question", ["How long is the Danube?", "sourdough starter", "volcano eruption"])
+def test_passages_prepared_during_the_embedding_give_the_same_answer(tiny_index: Path, question: str) -> None:
+    """While the question is embedded, the best keyword matches are read and their evidence and
+    verdict prepared; the answer is the one computed after the embedding."""
+    slow = _SlowEmbedder()
+    retriever = Retriever.load(tiny_index, embedder=slow)
+    read_while_busy: list[bool] = []
+    passages = retriever.store.passages
+
+    def reading(ids: list[int]) -> list:  # type: ignore[type-arg]
+        read_while_busy.append(slow.busy.is_set())
+        return passages(ids)
+
+    retriever.store.passages = reading  # type: ignore[method-assign]
+    answer = retriever.search(question, k=5).to_dict()
+    expected = Retriever.load(tiny_index, embedder=FakeEmbedder()).search(question, k=5).to_dict()
+    assert read_while_busy[0] is True  # the first read happened during the embedding
+    assert answer == expected

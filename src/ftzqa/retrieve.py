@@ -42,6 +42,14 @@ ABSTAIN_DEPTH = 3  # the decision looks at this many top passages
 RIVAL_DEPTH = 10  # passages compared with the top ones ("the documents say it, but for someone else")
 
 
+class _Ready(NamedTuple):
+    """A passage read and prepared while the question was being embedded."""
+
+    passage: Passage
+    verdict: VerdictPassage
+    evidence: Evidence
+
+
 class Ranking(NamedTuple):
     ids: NDArray[np.int64]
     scores: NDArray[np.float32]
@@ -273,13 +281,20 @@ class Retriever:
         """Analyse, rank, pick evidence and compute the verdict's signals (``search`` and ``signals``);
         also the passages read for it, by id."""
         depth = max(k, RIVAL_DEPTH)
-        query, terms, vector, keywords = self._read_embed_match(question, required, depth, mode)
+        query, terms, vector, keywords, ready = self._read_embed_match(question, required, depth, mode)
         wide = self._rank(vector, terms, depth, mode, keywords)
         ranking = wide._replace(ids=wide.ids[:k], scores=wide.scores[:k])
         wanted = list(dict.fromkeys(wide.ids.tolist() + ranking.ids.tolist()))
-        passages = dict(zip(wanted, self.store.passages(wanted), strict=True))
-        evidence = [self._evidence(query, passages[pid]) for pid in ranking.ids.tolist()]
-        sigs = self._signals(query, vector, ranking, evidence, [passages[pid] for pid in wide.ids.tolist()])
+        unread = [pid for pid in wanted if pid not in ready]
+        passages = {pid: ready[pid].passage for pid in wanted if pid in ready}
+        passages.update(zip(unread, self.store.passages(unread), strict=True))
+        evidence = [
+            ready[pid].evidence if pid in ready else self._evidence(query, passages[pid])
+            for pid in ranking.ids.tolist()
+        ]
+        verdict = {pid: ready[pid].verdict for pid in wanted if pid in ready}
+        pool = [(passages[pid], verdict.get(pid)) for pid in wide.ids.tolist()]
+        sigs = self._signals(query, vector, ranking, evidence, pool)
         return query, ranking, evidence, sigs, passages
 
     def analyse(self, question: str, required: frozenset[str] = frozenset()) -> Query:
@@ -306,9 +321,9 @@ class Retriever:
 
     def _read_embed_match(
         self, question: str, required: frozenset[str], depth: int, mode: str
-    ) -> tuple[Query, list[str], NDArray[np.float32], Matches | None]:
+    ) -> tuple[Query, list[str], NDArray[np.float32], Matches | None, dict[int, _Ready]]:
         """The question read (``analyse``), its terms, its vector and, unless ``mode`` is dense, its
-        keyword matches for ``depth`` passages.
+        keyword matches for ``depth`` passages, some of them read and prepared (by id).
 
         The question is embedded on another thread while this one reads it and runs the keyword
         search (onnxruntime releases the GIL): as typed, from the start, since most questions are
@@ -319,11 +334,20 @@ class Retriever:
         query = self.analyse(question, required)
         embedding = as_typed if query.searched == question else pool.submit(encode, [query.searched])
         terms = self.store.tokenize(query.searched)
+        ready: dict[int, _Ready] = {}
         try:
             keywords = None if mode == "dense" else self.store.bm25_search(terms, self._keyword_depth(depth, mode))
+            if keywords is not None and not embedding.done():
+                # while the embedding runs: read the best keyword matches, most of which the final
+                # ranking keeps, and prepare their evidence and verdict; stop once the vector is there
+                ids = keywords[0][:depth].tolist()
+                for pid, passage in zip(ids, self.store.passages(ids), strict=True):
+                    if embedding.done():
+                        break
+                    ready[pid] = _Ready(passage, self._verdict_passage(passage), self._evidence(query, passage))
         finally:
             vector = embedding.result()[0]
-        return query, terms, vector, keywords
+        return query, terms, vector, keywords, ready
 
     def _rank(
         self, query: NDArray[np.float32], terms: list[str], k: int, mode: str, keywords: Matches | None = None
@@ -377,22 +401,22 @@ class Retriever:
         vector: NDArray[np.float32],
         ranking: Ranking,
         evidence: list[Evidence],
-        pool: list[Passage],
+        pool: list[tuple[Passage, VerdictPassage | None]],
     ) -> list[Signals]:
-        """Signals of each of the top ``ABSTAIN_DEPTH`` passages; found when any is likely to answer."""
+        """Signals of each of the top ``ABSTAIN_DEPTH`` passages; found when any is likely to answer.
+        ``pool``: the ranked passages, each with its verdict view when already prepared."""
         store = self.store
         top = ranking.ids[:ABSTAIN_DEPTH]
-        verdict = {id(p): self._verdict_passage(p) for p in pool}
+        verdict = [v if v is not None else self._verdict_passage(p) for p, v in pool]
         # the best topic match among the passages that miss one of the question's names
-        rival = max((rival_topic(query, verdict[id(p)], store.idf) for p in pool), default=0.0)
+        rival = max((rival_topic(query, v, store.idf) for v in verdict), default=0.0)
         out = []
-        tops = pool[: len(top)]
         known = ranking.cosines or {}
         top_ids = top.tolist()
         if all(i in known for i in top_ids):  # the ranking knows them already
             cosines = [known[i] for i in top_ids]
         else:
             cosines = store.dense_scores(vector, top).tolist()
-        for passage, cos, ev in zip(tops, cosines, evidence, strict=False):
-            out.append(signals(query, verdict[id(passage)], float(cos), store.idf, ev, rival))
+        for view, cos, ev in zip(verdict[: len(top)], cosines, evidence, strict=False):
+            out.append(signals(query, view, float(cos), store.idf, ev, rival))
         return out
