@@ -281,8 +281,8 @@ class Retriever:
         """Analyse, rank, pick evidence and compute the verdict's signals (``search`` and ``signals``);
         also the passages read for it, by id."""
         depth = max(k, RIVAL_DEPTH)
-        query, terms, vector, keywords, ready = self._read_embed_match(question, required, depth, mode)
-        wide = self._rank(vector, terms, depth, mode, keywords)
+        query, terms, vector, nearest, keywords, ready = self._read_embed_match(question, required, depth, mode)
+        wide = self._rank(vector, terms, depth, mode, keywords, nearest)
         ranking = wide._replace(ids=wide.ids[:k], scores=wide.scores[:k])
         wanted = list(dict.fromkeys(wide.ids.tolist() + ranking.ids.tolist()))
         unread = [pid for pid in wanted if pid not in ready]
@@ -319,47 +319,68 @@ class Retriever:
         """How many keyword matches ``_rank`` takes for ``k`` passages."""
         return k if mode == "bm25" else max(k, self.settings.pool)
 
+    def _dense_depth(self, k: int, mode: str) -> int:
+        """How many nearest passages ``_rank`` takes for ``k`` passages."""
+        return k if mode == "dense" else max(k, self.settings.pool)
+
     def _read_embed_match(
         self, question: str, required: frozenset[str], depth: int, mode: str
-    ) -> tuple[Query, list[str], NDArray[np.float32], Matches | None, dict[int, _Ready]]:
-        """The question read (``analyse``), its terms, its vector and, unless ``mode`` is dense, its
-        keyword matches for ``depth`` passages, some of them read and prepared (by id).
+    ) -> tuple[Query, list[str], NDArray[np.float32], Matches | None, Matches | None, dict[int, _Ready]]:
+        """The question read (``analyse``), its terms, its vector, its nearest passages (unless
+        ``mode`` is bm25) and its keyword matches (unless ``mode`` is dense), for ``depth`` passages;
+        some of the keyword matches read and prepared (by id).
 
-        The question is embedded on another thread while this one reads it and runs the keyword
-        search (onnxruntime releases the GIL): as typed, from the start, since most questions are
-        searched as typed; again once read, when a correction changed what is searched."""
-        encode = self.embedder.encode
+        The question is embedded and its nearest passages found on another thread while this one
+        reads the question and runs the keyword search (onnxruntime and FAISS release the GIL): as
+        typed, from the start, since most questions are searched as typed; again once read, when a
+        correction changed what is searched."""
+        encode, store = self.embedder.encode, self.store
+        n_dense = 0 if mode == "bm25" else self._dense_depth(depth, mode)
+
+        def embed_and_search(text: str) -> tuple[NDArray[np.float32], Matches | None]:
+            vector = encode([text])[0]
+            return vector, (store.dense_search(vector, n_dense) if n_dense else None)
+
         pool = _embedding_pool()
-        as_typed = pool.submit(encode, [question])
+        as_typed = pool.submit(embed_and_search, question)
         query = self.analyse(question, required)
-        embedding = as_typed if query.searched == question else pool.submit(encode, [query.searched])
-        terms = self.store.tokenize(query.searched)
+        dense = as_typed if query.searched == question else pool.submit(embed_and_search, query.searched)
+        terms = store.tokenize(query.searched)
         ready: dict[int, _Ready] = {}
         try:
-            keywords = None if mode == "dense" else self.store.bm25_search(terms, self._keyword_depth(depth, mode))
-            if keywords is not None and not embedding.done():
-                # while the embedding runs: read the best keyword matches, most of which the final
-                # ranking keeps, and prepare their evidence and verdict; stop once the vector is there
+            keywords = None if mode == "dense" else store.bm25_search(terms, self._keyword_depth(depth, mode))
+            if keywords is not None and not dense.done():
+                # meanwhile: read the best keyword matches, most of which the final ranking keeps,
+                # and prepare their evidence and verdict; stop once the other thread is done
                 ids = keywords[0][:depth].tolist()
-                for pid, passage in zip(ids, self.store.passages(ids), strict=True):
-                    if embedding.done():
+                for pid, passage in zip(ids, store.passages(ids), strict=True):
+                    if dense.done():
                         break
                     ready[pid] = _Ready(passage, self._verdict_passage(passage), self._evidence(query, passage))
         finally:
-            vector = embedding.result()[0]
-        return query, terms, vector, keywords, ready
+            vector, nearest = dense.result()
+        return query, terms, vector, nearest, keywords, ready
 
     def _rank(
-        self, query: NDArray[np.float32], terms: list[str], k: int, mode: str, keywords: Matches | None = None
+        self,
+        query: NDArray[np.float32],
+        terms: list[str],
+        k: int,
+        mode: str,
+        keywords: Matches | None = None,
+        nearest: Matches | None = None,
     ) -> Ranking:
         """The best ``k`` passages by ``mode`` (``keywords``: the store's ``bm25_search`` of ``terms``
-        for ``_keyword_depth(k, mode)``, when already done)."""
+        for ``_keyword_depth(k, mode)``, ``nearest``: its ``dense_search`` of ``query`` for
+        ``_dense_depth(k, mode)``, when already done)."""
         store = self.store
-        pool = max(k, self.settings.pool)
         if keywords is None and mode != "dense":
             keywords = store.bm25_search(terms, self._keyword_depth(k, mode))
+        if nearest is None and mode != "bm25":
+            nearest = store.dense_search(query, self._dense_depth(k, mode))
         if mode == "dense":
-            ids, cos = store.dense_search(query, k)
+            assert nearest is not None
+            ids, cos = nearest
             return Ranking(ids, cos, dict(zip(ids.tolist(), cos.tolist(), strict=True)))
         assert keywords is not None
         if mode == "bm25":
@@ -369,7 +390,8 @@ class Retriever:
                 ids = np.concatenate([ids, pad])
                 scores = np.concatenate([scores, np.zeros(len(pad), dtype=np.float32)])
             return Ranking(ids, scores)
-        dense_ids, dense_cos = store.dense_search(query, pool)
+        assert nearest is not None
+        dense_ids, dense_cos = nearest
         by_bm25, bm25_top = keywords
         if self.settings.fusion == "rrf":
             table = rrf(dense_ids, by_bm25)
