@@ -18,7 +18,7 @@ import pytest
 from conftest import FakeEmbedder, manifest_of, write_corpus
 
 from ftzqa import cli
-from ftzqa.errors import CorpusError, IndexMismatchError
+from ftzqa.errors import CorpusError, IndexMismatchError, InvalidSettingError
 from ftzqa.index import build, compact, load_index, read_manifest, remove
 from ftzqa.ingest import add
 from ftzqa.retrieve import Retriever
@@ -551,3 +551,28 @@ def test_segment_files_are_not_written_through_links(grown: tuple[Path, Path], t
     (index / "segments" / "seg-planted").symlink_to(outside, target_is_directory=True)
     compact(index, FAKE)
     assert not (index / "segments" / "seg-planted").exists() and outside.is_dir() and not os.listdir(outside)
+
+
+@pytest.mark.embedded_only("FAISS IVF segments")
+def test_nprobe_is_a_search_time_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FTZQA_NPROBE sets how many lists an IVF search scans when the index is loaded (no rebuild);
+    a bad value is refused with the variable, the value and the fix."""
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(400)]
+    docs = {
+        f"doc{d}.md": "\n\n".join(" ".join(rng.choices(words, k=30)) for _ in range(6)) for d in range(40)
+    }  # 240 passages: enough for several lists
+    corpus = write_corpus(tmp_path / "corpus", docs)
+    index = tmp_path / "ivf"
+    build(corpus, index, Settings(model="fake-model", ann_threshold=20), embedder=FakeEmbedder())
+    (ivf,) = [s for s in load_index(index).segments if s.info.dense == "ivf"]
+    lists = int(ivf.dense.graph.nlist)
+    assert lists >= 2 and ivf.dense._params.nprobe == min(128, lists)
+    monkeypatch.setenv("FTZQA_NPROBE", "1")
+    store = load_index(index)
+    (ivf,) = [s for s in store.segments if s.info.dense == "ivf"]
+    assert ivf.dense._params.nprobe == 1 and store.ann.nprobe == 1
+    assert read_manifest(index)[1]["ann"]["nprobe"] == 128  # the index itself is unchanged
+    monkeypatch.setenv("FTZQA_NPROBE", "many")
+    with pytest.raises(InvalidSettingError, match="FTZQA_NPROBE of 'many'.*set it to one"):
+        load_index(index)

@@ -22,7 +22,7 @@ import numpy as np
 from .chunking import split
 from .corpus import CorpusReport, fingerprint, read_corpus, sha256_bytes
 from .embed import Embedder, resolve_model
-from .errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError
+from .errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError, InvalidSettingError
 from .lexicon import COUNTS_FORMAT, model_words
 from .settings import BM25Settings, ChunkSettings, Settings
 from .store import current_generation, writer_lock
@@ -237,6 +237,8 @@ def open_location(
             raise _refuse(index_dir, str(exc), corpus) from None
     try:
         return EmbeddedStore(index_dir, gen, m, for_writing=for_writing)
+    except InvalidSettingError:  # a bad FTZQA_ setting, not a damaged index: the message says which
+        raise
     except Exception as exc:  # any damaged file means the same thing to the user
         raise _refuse(
             index_dir, f"has a damaged or missing file ({type(exc).__name__}: {exc})", corpus

@@ -116,7 +116,7 @@ class EmbeddedStore(ManifestFacts):
         self.index_dir = index_dir
         self.path = generation  # the generation folder
         self._manifest = manifest
-        self.ann = AnnSettings.from_dict(manifest["ann"])
+        self.ann = AnnSettings.from_dict(manifest["ann"]).for_search()
         self.bm25_settings = BM25Settings(**manifest["bm25"])
         self.infos = [SegmentInfo.from_dict(s) for s in manifest["segments"]]
         firsts = [s.first_id for s in self.infos]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +129,15 @@ class AnnSettings:
         """Manifests written before IVF have no ``nprobe``: the default applies."""
         values = {k: int(data[k]) for k in ("threshold", "m", "ef_construction", "ef_search", "rerank")}
         return cls(**values, nprobe=int(data.get("nprobe", NPROBE)))
+
+    def for_search(self) -> AnnSettings:
+        """These settings with ``FTZQA_NPROBE`` (lists an IVF search scans) when it is set: a
+        search-time choice, so it needs no rebuild (more lists: higher recall, slower; README, Scale)."""
+        from ..settings import env_int
+
+        if not os.environ.get("FTZQA_NPROBE", "").strip():
+            return self
+        return replace(self, nprobe=env_int("FTZQA_NPROBE", 1))
 
 
 def build_ann(vectors: NDArray[np.float32], path: Path) -> str:
