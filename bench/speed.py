@@ -302,7 +302,7 @@ def phase_serve(p: dict[str, Any]) -> dict[str, Any]:
             t = _clock()
             retriever.search(q, k=p["k"], mode=mode)
             times[mode].append(_clock() - t)
-    out: dict[str, Any] = {"passages": retriever.index.dense.size, "queries": len(times["embed"]),
+    out: dict[str, Any] = {"passages": retriever.store.passage_count, "queries": len(times["embed"]),
                            "index_load_s": load_s, "model_load_s": model_s, "first_answer_s": first_s}
     out.update({name: _stats(v) for name, v in times.items()})
     over = [h - e for h, e in zip(times["hybrid"], times["embed"], strict=True)]

@@ -99,6 +99,10 @@ class _WaitsForKeywords(FakeEmbedder):
         return super().encode(texts, batch_size=batch_size, show_progress=show_progress)
 
 
+TWO_CORES = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the overlap needs a second core")
+
+
+@TWO_CORES
 @pytest.mark.parametrize("mode", ["hybrid", "bm25"])
 def test_the_keyword_search_runs_while_the_question_is_embedded(tiny_index: Path, mode: str) -> None:
     embedder = _WaitsForKeywords()
@@ -148,20 +152,21 @@ def test_a_process_forked_after_a_question_still_answers(tiny_index: Path, store
 
 
 class _SlowEmbedder(FakeEmbedder):
-    """Takes half a second per question, and says whether it is busy."""
+    """Takes half a second per question, and says when it has embedded one."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.busy = threading.Event()
+        self.finished = threading.Event()
 
     def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        out = super().encode(texts, batch_size=batch_size, show_progress=show_progress)
         if len(texts) == 1:
-            self.busy.set()
             time.sleep(0.5)
-            self.busy.clear()
-        return super().encode(texts, batch_size=batch_size, show_progress=show_progress)
+            self.finished.set()
+        return out
 
 
+@TWO_CORES
 @pytest.mark.parametrize("question", ["How long is the Danube?", "sourdough starter", "volcano eruption"])
 def test_passages_prepared_during_the_embedding_give_the_same_answer(tiny_index: Path, question: str) -> None:
     """While the question is embedded, the best keyword matches are read and their evidence and
@@ -172,7 +177,7 @@ def test_passages_prepared_during_the_embedding_give_the_same_answer(tiny_index:
     passages = retriever.store.passages
 
     def reading(ids: list[int]) -> list:  # type: ignore[type-arg]
-        read_while_busy.append(slow.busy.is_set())
+        read_while_busy.append(not slow.finished.is_set())
         return passages(ids)
 
     retriever.store.passages = reading  # type: ignore[method-assign]
@@ -180,3 +185,27 @@ def test_passages_prepared_during_the_embedding_give_the_same_answer(tiny_index:
     expected = Retriever.load(tiny_index, embedder=FakeEmbedder()).search(question, k=5).to_dict()
     assert read_while_busy[0] is True  # the first read happened during the embedding
     assert answer == expected
+
+
+class _BusyEmbedder(FakeEmbedder):
+    """Says it keeps every core busy (like torch on the CPU); records the threads it runs on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[threading.Thread] = []
+
+    def cpu_threads(self) -> int:
+        return len(os.sched_getaffinity(0))
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        self.threads.append(threading.current_thread())
+        return super().encode(texts, batch_size=batch_size, show_progress=show_progress)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_an_embedder_that_uses_every_core_runs_on_the_calling_thread(tiny_index: Path, mode: str) -> None:
+    busy = _BusyEmbedder()
+    answer = Retriever.load(tiny_index, embedder=busy).search("How long is the Danube?", k=3, mode=mode)
+    assert busy.threads == [threading.current_thread()]  # one embedding, here, nothing beside it
+    expected = Retriever.load(tiny_index, embedder=FakeEmbedder()).search("How long is the Danube?", k=3, mode=mode)
+    assert answer.to_dict() == expected.to_dict()

@@ -74,6 +74,14 @@ class SentenceTransformerEmbedder:
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         log.info("loaded %s on %s (dimension %d)", model, self.device, self.dimension)
 
+    def cpu_threads(self) -> int:
+        """Cores one ``encode`` keeps busy: torch's intra-op threads on the CPU, one on a GPU."""
+        if self.device != "cpu":
+            return 1
+        import torch
+
+        return int(torch.get_num_threads())
+
     @property
     def st_model(self) -> Any:
         """The loaded ``SentenceTransformer`` (``onnx_export`` exports its transformer)."""

@@ -187,6 +187,7 @@ class OnnxEmbedder:
         # a shared or busy box a second spinning thread costs more than it saves (bench/speed.py
         # times both); a server answers concurrent questions on separate threads anyway
         options.intra_op_num_threads = threads
+        self._threads = threads
         if spec.optimized_by == onnxruntime.__version__:
             # the stored graph was optimised at build by this onnxruntime: do not redo it per start
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -194,6 +195,10 @@ class OnnxEmbedder:
             str(model_path), options, providers=["CPUExecutionProvider"]
         )
         self._output = self._session.get_outputs()[0].name
+
+    def cpu_threads(self) -> int:
+        """Cores one ``encode`` keeps busy (onnxruntime's intra-op threads)."""
+        return self._threads
 
     @classmethod
     def for_index(cls, index_dir: Path, generation: Path, spec: EncoderSpec, threads: int = 1) -> OnnxEmbedder:

@@ -77,6 +77,14 @@ def _embedding_pool() -> ThreadPoolExecutor:
         return _embed_pool
 
 
+def _cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
 def _forget_pool() -> None:
     global _embed_pool, _embed_pool_lock
     _embed_pool = None
@@ -186,6 +194,7 @@ class Retriever:
         self.settings = settings or Settings()
         self.abstain = abstain
         self._embedder = embedder
+        self._overlaps: bool | None = None
 
     @property
     def index(self) -> Store:
@@ -315,6 +324,15 @@ class Retriever:
             f"reads {reads}; ask in {reads}, or rebuild the index with a multilingual model via --model."
         )
 
+    def _overlap(self) -> bool:
+        """Whether the question is embedded on another thread while this one works: only when the
+        embedder leaves a core free (the ONNX encoder uses one thread; torch on the CPU uses every
+        core, and a second busy thread beside it made hybrid answers slower, bench/speed.py)."""
+        if self._overlaps is None:
+            used = getattr(self.embedder, "cpu_threads", None)
+            self._overlaps = (int(used()) if callable(used) else 1) < _cores()
+        return self._overlaps
+
     def _keyword_depth(self, k: int, mode: str) -> int:
         """How many keyword matches ``_rank`` takes for ``k`` passages."""
         return k if mode == "bm25" else max(k, self.settings.pool)
@@ -336,11 +354,17 @@ class Retriever:
         correction changed what is searched."""
         encode, store = self.embedder.encode, self.store
         n_dense = 0 if mode == "bm25" else self._dense_depth(depth, mode)
+        n_keywords = 0 if mode == "dense" else self._keyword_depth(depth, mode)
 
         def embed_and_search(text: str) -> tuple[NDArray[np.float32], Matches | None]:
             vector = encode([text])[0]
             return vector, (store.dense_search(vector, n_dense) if n_dense else None)
 
+        if not self._overlap():  # the embedding keeps every core busy: one thing after another
+            query = self.analyse(question, required)
+            terms = store.tokenize(query.searched)
+            vector, nearest = embed_and_search(query.searched)
+            return query, terms, vector, nearest, store.bm25_search(terms, n_keywords) if n_keywords else None, {}
         pool = _embedding_pool()
         as_typed = pool.submit(embed_and_search, question)
         query = self.analyse(question, required)
@@ -348,7 +372,7 @@ class Retriever:
         terms = store.tokenize(query.searched)
         ready: dict[int, _Ready] = {}
         try:
-            keywords = None if mode == "dense" else store.bm25_search(terms, self._keyword_depth(depth, mode))
+            keywords = store.bm25_search(terms, n_keywords) if n_keywords else None
             if keywords is not None and not dense.done():
                 # meanwhile: read the best keyword matches, most of which the final ranking keeps,
                 # and prepare their evidence and verdict; stop once the other thread is done
