@@ -145,18 +145,19 @@ def test_a_running_service_notices_another_writer(tmp_path: Path) -> None:
 
 
 def _change_after_the_search(store, change):  # type: ignore[no-untyped-def]
-    """Make ``store``'s first dense search run ``change`` (another writer) after listing its ids,
-    before their rows are read: the moment a removal meets a question in flight."""
-    search = store.dense_search
+    """Make ``store``'s first keyword search run ``change`` (another writer) after listing its ids,
+    before their rows are read: the moment a removal meets a question in flight. (The keyword
+    search, not the dense one: the dense search may run on another thread, beside the reads.)"""
+    search = store.bm25_search
     done: list[object] = []
 
-    def search_then_change(vector, k):  # type: ignore[no-untyped-def]
-        ids = search(vector, k)
+    def search_then_change(terms, k):  # type: ignore[no-untyped-def]
+        ids = search(terms, k)
         if not done:
             done.append(change())
         return ids
 
-    store.dense_search = search_then_change
+    store.bm25_search = search_then_change
     return done
 
 
