@@ -31,6 +31,12 @@ def test_found_lists_what_matched() -> None:
     assert why.matched == ("new market entities", "day", "yunnan") and why.missing == ()
 
 
+def test_found_says_which_words_the_passage_lacks() -> None:
+    why = _explain("how many new market entities per day in yunnan in the first half", found=True)
+    assert why.missing == ("first half",)
+    assert why.reason == "Matched: new market entities · day · yunnan; not in this passage: first half"
+
+
 def test_a_name_found_elsewhere_is_named_as_missing() -> None:
     why = _explain("how many new market entities per day in guangxi", found=False)
     assert why.missing == ("guangxi",)

@@ -102,6 +102,18 @@ def test_to_dict_explains_the_verdict(article_retriever: Retriever) -> None:
     assert d["reason"].startswith("Not found: ") and "guangxi" in d["reason"]
 
 
+def test_a_found_answer_names_the_question_words_its_passage_lacks(article_retriever: Retriever) -> None:
+    # an attribute swap the verdict cannot refuse (the article gives Yunnan's exports to Vietnam,
+    # not its imports): whatever the verdict, the reason line says the passage lacks "imports"
+    answer = article_retriever.search("yunnan imports from vietnam in the first half", k=3)
+    assert "exports to Vietnam" in answer.hits[0].passage.text
+    assert "imports" in answer.missing and "imports" in answer.reason
+    if answer.found:
+        assert answer.reason.startswith("Matched: ") and "; not in this passage: imports" in answer.reason
+    exact = article_retriever.search("yunnan exports to vietnam in the first half", k=3)
+    assert exact.found and exact.missing == () and "not in this passage" not in exact.reason
+
+
 def test_cli_prints_the_one_line_reason(article_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["ask", "how many new market entities per day in guangxi", "--index", str(article_index)]) == 0
     out = capsys.readouterr().out

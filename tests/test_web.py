@@ -56,6 +56,15 @@ def test_found_answer_shows_citation_relevance_highlight_and_context() -> None:
     assert "<b>" not in html and "\n" not in html  # one raw HTML line, nothing unescaped
 
 
+def test_found_answer_shows_the_words_its_passage_lacks_on_their_own_line() -> None:
+    reason = "Matched: yunnan · vietnam; not in this passage: imports"
+    html = render_answer(Answer("yunnan imports from vietnam", True, [_hit(1, 1.0)], 0.7, reason=reason), {})
+    assert '<div class="fq-why">Matched: yunnan · vietnam</div>' in html
+    assert '<div class="fq-unmatched">Not in this passage: imports</div>' in html
+    plain = render_answer(Answer("q", True, [_hit(1, 1.0)], 0.7, reason="Matched: yunnan"), {})
+    assert '<div class="fq-why">Matched: yunnan</div>' in plain and "fq-unmatched" not in plain
+
+
 def test_not_found_says_so_and_offers_nearest_passages() -> None:
     html = render_answer(Answer("Capital of France?", False, [_hit(1, 0.3)], 0.01), {"zones.md": _doc()})
     assert "Not found" in html and "Nearest passages, but not an answer" in html

@@ -1,6 +1,9 @@
 """Say in one line why the verdict is what it is: what the top passage matched and what it lacks.
 
-"Matched: Yunnan · new market entities · per day" when the documents answer;
+"Matched: Yunnan · new market entities · per day" when the documents answer, followed by
+"; not in this passage: imports" when the passage lacks words of the question that the documents
+use elsewhere (a passage on Yunnan's exports, found for a question on its imports, says so where
+the reader looks);
 "Not found: the closest passage matches new market entities · per day, but not Guangxi
 (mentioned elsewhere in the documents)." when they do not. Pure; built from the ``Query`` and the
 top passage's terms.
@@ -13,6 +16,9 @@ from dataclasses import dataclass
 from .abstain import Passage, Signals
 from .answertype import LABELS
 from .query import NAME, NUMBER, Query, Word
+
+
+NOT_IN_PASSAGE = "; not in this passage: "  # joins a found answer's matched and missing words
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +58,14 @@ def explain(query: Query, passage: Passage | None, signals: Signals | None, foun
     miss = [w for w in query.words if not passage.mentions(w)]
     matched, missing = _phrases(hit), _phrases(miss)
     if found:
-        return Explanation(matched, missing, f"Matched: {_join(matched)}" if matched else "Matched by meaning")
+        reason = f"Matched: {_join(matched)}" if matched else "Matched by meaning"
+        # words the documents use elsewhere but this passage lacks: "imports" beside a passage on
+        # exports is for the reader to see; words the documents never use ("ran" for "opened", a
+        # typo left as typed) are mostly the question's own wording, matched by meaning
+        elsewhere = _phrases([w for w in miss if w.known])
+        if elsewhere:
+            reason += f"{NOT_IN_PASSAGE}{_join(elsewhere)}"
+        return Explanation(matched, missing, reason)
     unknown_names = [w.surface for w in miss if w.kind in (NAME, NUMBER) and not w.known]
     other_names = [w.surface for w in miss if w.kind in (NAME, NUMBER) and w.known]
     periods = [p.label for p in query.periods if not passage.states(p)]

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from html import escape
 
 from ..chunking import heading_text
+from ..explain import NOT_IN_PASSAGE
 from ..types import Answer, Document, Hit
 from .viewer import open_link
 
@@ -231,10 +232,12 @@ def render_answer(
         note = f" ({text_html('; '.join(why))})" if why else ""
         parts.append(f'<div class="fq-asked">Searched for “{text_html(searched)}”{note}</div>')
     if answer.found:
+        matched, _, unmatched = answer.reason.partition(NOT_IN_PASSAGE)
         parts.append(
             '<div class="fq-verdict fq-yes">Found in your documents '
             f'<span class="fq-conf">confidence {answer.confidence:.0%}</span>'
-            + (f'<div class="fq-why">{text_html(answer.reason)}</div>' if answer.reason else "")
+            + (f'<div class="fq-why">{text_html(matched)}</div>' if matched else "")
+            + (f'<div class="fq-unmatched">Not in this passage: {text_html(unmatched)}</div>' if unmatched else "")
             + "</div>"
         )
     else:

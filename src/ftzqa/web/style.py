@@ -25,6 +25,7 @@ CSS = """
 .fq-sub { font-weight: 400; font-size: 0.88rem; margin-top: 2px; }
 .fq-conf { font-weight: 400; opacity: 0.8; margin-left: 8px; }
 .fq-why { font-weight: 400; font-size: 0.88rem; margin-top: 2px; }
+.fq-unmatched { font-weight: 400; font-size: 0.88rem; margin-top: 2px; font-style: italic; }
 .fq-hit { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 14px;
   margin: 10px 0; background: var(--background-fill-primary); }
 .fq-nearest .fq-hit { border-style: dashed; }

@@ -45,7 +45,8 @@ SHOWN_QUESTION_CHARS = 400
 PROGRESS = gr.Progress()  # Gradio's marker default: the add handler reports progress
 HELP = (
     '<div class="fq-help"><b>Reading an answer</b><ul>'
-    "<li>The banner first: <b>Found</b> with what matched, or <b>Not found</b> and why.</li>"
+    "<li>The banner first: <b>Found</b> with what matched (and the question's words the passage "
+    "does not hold: check those), or <b>Not found</b> and why.</li>"
     "<li><mark>Highlighted</mark>: the sentence that answers (only when found).</li>"
     "<li><b>[1]</b> document · § section · ¶ paragraph: where it is.</li>"
     "<li>The bar: relevance, relative to the best passage (full for the first).</li>"
