@@ -110,6 +110,8 @@ def test_error_is_escaped() -> None:
         ("What about Guangxi?", "How much did Yunnan export to Vietnam?", "How much did Guangxi export to Vietnam?"),
         ("how about the Lingang New Area?", "How many Qilu trains ran?", "How many Lingang New Area trains ran?"),
         ("and in the first half?", "What did Yunnan export?", "What did Yunnan export in the first half?"),
+        ("and at Shanghai?", "What did Yunnan export?", "What did Shanghai export?"),
+        ("and for the Lingang New Area", "How many Qilu trains ran?", "How many Lingang New Area trains ran?"),
         ("And Yunnan?", "what was the trade volume?", "what was the trade volume Yunnan?"),
         ("How many?", "Qilu trains in July", "Qilu trains in July How many"),
         ("And?", "What did Yunnan export?", "What did Yunnan export?"),
@@ -154,6 +156,15 @@ def test_a_follow_up_naming_one_thing_replaces_its_closest_word(
         assert resolved.rule.endswith("in place of exports") or resolved.rule.endswith("in place of 2020")
     # what the follow-up swapped in is what it asks about: the answer must mention it
     assert resolved.focus == focus
+
+
+def test_a_lower_case_name_opening_the_previous_question_is_the_one_replaced() -> None:
+    names = {"yunnan", "vietnam", "shanghai"}.__contains__
+    resolved = resolve("and at shanghai", "yunnan imports from vietnam growth first half", names)
+    assert resolved.query == "shanghai imports from vietnam growth first half"
+    assert resolved.rule == "follow-up: shanghai in place of yunnan" and resolved.focus == ("shanghai",)
+    # a capitalised first word is no name unless the index says so
+    assert resolve("And Yunnan?", "What were Heilongjiang's exports?", names).query == "What were Yunnan's exports?"
 
 
 def test_follow_up_helpers() -> None:

@@ -17,7 +17,6 @@ from .abstain import Passage, Signals
 from .answertype import LABELS
 from .query import NAME, NUMBER, Query, Word
 
-
 NOT_IN_PASSAGE = "; not in this passage: "  # joins a found answer's matched and missing words
 
 

@@ -39,6 +39,10 @@ _STOP = frozenset(
 )
 
 
+# what a follow-up naming something may start with, left out of the name it swaps in
+_LEADING = re.compile(r"^(?:(?:at|in|for|on|of|from|to|with|by|about)\s+)?(?:(?:the|a|an)\s+)?", re.IGNORECASE)
+
+
 @dataclass(frozen=True, slots=True)
 class Resolved:
     """What to search for; ``rule`` says why it differs from the question ("" when it does not)."""
@@ -80,16 +84,18 @@ def _capitalised(word: str) -> bool:
 
 
 def first_name(text: str, is_name: IsName | None = None) -> tuple[int, int] | None:
-    """(start, end) of the first run of names after the first word, or None.
+    """(start, end) of the first run of names, or None.
 
-    A name is a capitalised word, or a word ``is_name`` accepts (lower case; the index knows
-    "yunnan" is a name however it is typed).
+    A name is a capitalised word after the first (a question's first word is capitalised anyway),
+    or a word ``is_name`` accepts, first word included (lower case; the index knows "yunnan" is a
+    name however it is typed, and wherever: "yunnan exports to vietnam").
     """
     span: list[int] | None = None
     for i, m in enumerate(re.finditer(r"[\w-]+", text)):
         word = m.group(0)
-        named = _capitalised(word) or (is_name is not None and is_name(word.lower()))
-        if i > 0 and named and word.lower() not in _STOP:
+        known = is_name is not None and is_name(word.lower())
+        named = known or (i > 0 and _capitalised(word))
+        if named and word.lower() not in _STOP:
             if span is None:
                 span = [m.start(), m.end()]
             elif not text[span[1] : m.start()].strip():
@@ -149,7 +155,7 @@ def resolve(
         name = first_name(previous, is_name)
         if name:
             start, end = name
-            new = re.sub(r"^(?:the|a|an)\s+", "", rest, flags=re.IGNORECASE)
+            new = _LEADING.sub("", rest)  # "and at Shanghai": Shanghai in place of the name
             query = previous[:start] + new + previous[end:]
             return Resolved(query, f"follow-up: {new} in place of {previous[start:end]}", tuple(content_words(new)))
     if not rest:
