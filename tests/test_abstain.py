@@ -49,6 +49,15 @@ def test_names_match_in_other_forms() -> None:
     assert _signals("Kou Ping entities", TEXTS[0]).missing_names == 1.0  # every word of a name counts
 
 
+def test_a_two_letter_acronym_is_mentioned_by_a_whole_name_with_those_initials() -> None:
+    text = "Exports to the United States and the European Union grew; ultra secure systems did not."
+    assert _signals("exports to the US", text).missing_names == 0.0
+    assert _signals("EU exports", text).missing_names == 0.0
+    # initials of words that are not one capitalised name ("ultra secure") mention nothing
+    assert _signals("exports to the US", "Exports grew; ultra secure systems did not.").missing_names == 1.0
+    assert _signals("exports to the UK", text).missing_names == 1.0
+
+
 def test_topic_coverage_and_unknown_words() -> None:
     s = _signals("yunnan land leases", TEXTS[0])
     assert s.topic_coverage == 0.0 and s.unknown_terms == 1.0

@@ -41,6 +41,15 @@ def test_typos_are_corrected_and_the_searched_question_says_so() -> None:
     assert all(w.known for w in q.words)
 
 
+def test_tv_is_television_a_topic_word_not_a_name_the_documents_never_mention() -> None:
+    lexicon = Lexicon.build(["The show was first broadcast on television in 1962."])
+    vocab = set(TOKENIZE("The show was first broadcast on television in 1962."))
+    q = analyse("On what TV channel was the show first broadcast?", lexicon, TOKENIZE, vocab.__contains__)
+    assert [(c.typed, c.used) for c in q.corrections] == [("TV", "television")]
+    tv = next(w for w in q.words if w.surface == "TV")
+    assert tv.kind == TOPIC and tv.known and tv.text == "television"
+
+
 def test_unknown_words_are_kept_and_marked_unknown() -> None:
     q = _analyse("What do land leases cost in Zhengzhou?")
     by_text = {w.text: w for w in q.words}

@@ -142,6 +142,7 @@ class Passage:
         self._figure: bool | None = None
         self._tokens: list[str] | None = None
         self._runs: list[frozenset[str]] | None = None
+        self._run_initials: set[str] | None = None
 
     def has_figure(self) -> bool:
         """The passage itself (not its title or section) holds a number, a number word or a
@@ -182,7 +183,30 @@ class Passage:
             return False
         if letters.upper() in self.compact():
             return True
-        return len(letters) >= 3 and letters.lower() in self.initials()  # two letters match by chance
+        if len(letters) == 2:  # two letters match any text's initials by chance: only a whole name's
+            return letters.lower() in self.run_initials()  # "US" for "United States"
+        return letters.lower() in self.initials()
+
+    def run_initials(self) -> set[str]:
+        """Initials of each run of two or more capitalised words, lower case ("United States" ->
+        "us", "European Union" -> "eu")."""
+        if self._run_initials is None:
+            out: set[str] = set()
+            letters: list[str] = []
+            end = -1
+            for m in _WORD.finditer(self._text):
+                word = m.group(0)
+                if word[0].isupper() and letters and self._text[end : m.start()] == " ":
+                    letters.append(word[0])
+                else:
+                    if len(letters) >= 2:
+                        out.add("".join(letters).lower())
+                    letters = [word[0]] if word[0].isupper() else []
+                end = m.end()
+            if len(letters) >= 2:
+                out.add("".join(letters).lower())
+            self._run_initials = out
+        return self._run_initials
 
     def name_runs(self) -> list[frozenset[str]]:
         """The passage's runs of capitalised words, lower case: "Yunnan Pilot Free Trade Zone",

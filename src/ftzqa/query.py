@@ -71,6 +71,7 @@ SHORTHAND = {
     "co": "company",
     "corp": "corporation",
     "univ": "university",
+    "tv": "television",
 }
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+")
 # function words: searched, but they are no constraint a passage has to meet
