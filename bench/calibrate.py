@@ -62,7 +62,10 @@ from ftzqa.settings import Settings  # noqa: E402
 
 POSITIVE = ("article+", "pooled+")
 NEGATIVE = ("random-", "near-", "swap-", "swapout-", "swapattr-", "half-")
-NEGATIVE_WEIGHT = {"random-": 0.2, "near-": 0.5, "swap-": 3.0, "swapout-": 0.5, "swapattr-": 0.0, "half-": 2.0}
+# 2026-11-29: half- 2 -> 8 and swap- 3 -> 4, with the monotone fit: on these articles broad-index
+# questions refused 0.765 -> 0.805, other articles' 0.975 -> 0.983, swapped-name near-misses 0.715
+# -> 0.704, real questions refused 0.050 (README, "Not in the documents")
+NEGATIVE_WEIGHT = {"random-": 0.2, "near-": 0.5, "swap-": 4.0, "swapout-": 0.5, "swapattr-": 0.0, "half-": 8.0}
 CACHE = RESULTS / "calibrate-signals.npz"
 TYPED = "~"  # suffix of a part holding the same questions as typed
 
@@ -111,10 +114,21 @@ def best_logit(x: np.ndarray, bias: float, w: np.ndarray, outranked: float = DEF
     return z.max(axis=1)
 
 
+# the direction each signal may push p(answered): a monotone model, so every weight reads as the
+# docstring of abstain.py says (more coverage never counts against an answer, a rival never for it).
+# Unbounded, the fit gave unknown words a positive weight once the broad-index negatives weighed
+# more: real questions asked of one article's index use words it never saw more often than
+# questions asked of a broad index do, so "unknown words" had come to mean "a narrow index"
+SIGN = {"cosine": 1, "coverage": 1, "topic_coverage": 1, "unknown_names": -1, "unknown_terms": -1,
+        "names_near": 1, "type_ok": 1, "rival": -1, "missing_names": -1}
+
+
 def fit(
-    x: np.ndarray, y: np.ndarray, l2: float = 1e-3, weight: np.ndarray | None = None
+    x: np.ndarray, y: np.ndarray, l2: float = 1e-3, weight: np.ndarray | None = None,
+    names: tuple[str, ...] | None = None,
 ) -> tuple[float, np.ndarray]:
-    """Maximum likelihood of y ~ sigmoid(max_j bias + w . x_j), weighted (default: classes balanced)."""
+    """Maximum likelihood of y ~ sigmoid(max_j bias + w . x_j), weighted (default: classes balanced);
+    ``names``: the signals of x's columns, each weight kept to its ``SIGN``."""
     if weight is None:
         weight = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
 
@@ -133,7 +147,10 @@ def fit(
         return float(nll + l2 * (w @ w)), grad
 
     theta0 = np.zeros(x.shape[2] + 1)
-    res = minimize(loss, theta0, jac=True, method="L-BFGS-B")
+    bounds = None
+    if names is not None:
+        bounds = [(None, None)] + [(0.0, None) if SIGN[n] > 0 else (None, 0.0) for n in names]
+    res = minimize(loss, theta0, jac=True, method="L-BFGS-B", bounds=bounds)
     return float(res.x[0]), res.x[1:]
 
 
@@ -167,7 +184,7 @@ def calibrate(
         + [np.full(len(both[k]), 0.5 * n * NEGATIVE_WEIGHT[k] / (total * len(both[k]))) for k in NEGATIVE]
     )
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
-    bias, w = fit(np.concatenate([pos, neg]), y, weight=weight)
+    bias, w = fit(np.concatenate([pos, neg]), y, weight=weight, names=names)
     weights = np.zeros(len(SIGNALS))
     weights[cols] = w
     article = np.concatenate([parts["article+"], parts["article+" + TYPED]])
