@@ -106,3 +106,21 @@ def test_a_later_mention_by_the_last_word_alone_names_the_same_one() -> None:
     assert missing("Who published Harper Collins?", texts[1]) == 1.0  # the last word is what must be there
     # a run with another name in it is another one: the Hebei zone is not the Yunnan zone
     assert missing("Yunnan Pilot Free Trade Zone growth", texts[2]) == 1.0
+
+
+def test_a_post_named_only_with_deputy_before_it_is_another_post() -> None:
+    text = "Zhu Yimin, deputy director of the Jiangsu Provincial Department of Commerce, spoke."
+    assert _signals("who is the director of the jiangsu commerce department", text).missing_names == 1.0
+    assert _signals("who is the deputy director of the jiangsu commerce department", text).missing_names == 0.0
+    both = "Zhu Yimin, deputy director, and Li Ping, director of the Jiangsu department, spoke."
+    assert _signals("who is the director of the jiangsu department", both).missing_names == 0.0
+    # a former president was the president
+    former = "The former president of the Yunnan zone"
+    assert _signals("who was the president of the Yunnan zone", former).missing_names == 0.0
+    assert _passage(text).modifier_of("director") == "deputy" and _passage(both).modifier_of("director") is None
+
+
+def test_a_keyword_query_ending_in_rate_or_value_needs_a_figure() -> None:
+    text = "The reform tasks of the Yunnan zone achieved remarkable results."
+    assert _signals("yunnan zone reform task implementation rate", text).missing_names == 1.0
+    assert _signals("yunnan zone reform task implementation rate", text + " About 80% were done.").missing_names == 0.0

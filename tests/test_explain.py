@@ -97,3 +97,11 @@ def test_hyphenated_words_stay_one_phrase() -> None:
     query = analyse("high-tech enterprises with cross-border quotas", Lexicon.build([text]), TOKENIZE, lambda t: True)
     why = explain(query, Passage(set(TOKENIZE(text)), text), OK, True)
     assert why.reason == "Matched: high tech enterprises · cross border quotas"
+
+
+def test_a_deputy_is_named_as_another_post() -> None:
+    text = "Kou Jie, deputy director of the Yunnan Provincial Department of Commerce, said so."
+    query = analyse("who is the director of the yunnan department", LEXICON, TOKENIZE, VOCAB.__contains__)
+    refused = Signals(cosine=0.7, coverage=1.0, missing_names=1.0)
+    why = explain(query, Passage(set(TOKENIZE(text)), text), refused, False)
+    assert why.reason.endswith("but names the deputy director, not the director.")

@@ -213,3 +213,14 @@ def test_a_lower_case_word_near_no_english_word_is_a_name() -> None:
     assert kinds("yunan exports")["yunnan"] == NAME  # corrected first
     assert not lexicon.unheard_of("exports") and not lexicon.unheard_of("ab")
     assert not Lexicon.build(TEXTS, dictionary=frozenset({"xiongan"})).unheard_of("xiongan")  # the model knows it
+
+
+def test_posts_asked_about_without_deputy_or_vice() -> None:
+    from ftzqa.query import roles
+
+    assert roles("who is the director of the jiangsu commerce department") == ("director",)
+    assert roles("who is the deputy director of the jiangsu department") == ()
+    assert roles("Who was vice-president under Nixon?") == ()
+    assert _analyse("who is the director of yunnan zone").roles == ("director",)
+    assert asks_figure("hebei ftz reform task implementation rate")
+    assert asks_figure("qilu train trade value") and not asks_figure("which group has the highest rate of growth")

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from .answertype import holds_figure
 from .evidence import Evidence
 from .periods import Period, states
-from .query import NAME, Query, Word
+from .query import NAME, ROLE_MODIFIERS, Query, Word
 
 SIGNALS = (
     "cosine",
@@ -159,6 +159,22 @@ class Passage:
         if self._tokens is None:
             self._tokens = [t.lower() for t in _WORD.findall(self._text)]
         return states(self._tokens, period)
+
+    def modifier_of(self, role: str) -> str | None:
+        """The modifier ("deputy", "vice") before every mention of the post ``role`` in the passage,
+        or None when it mentions the post on its own somewhere, or not at all: a passage that
+        names only the deputy director does not say who the director is."""
+        if self._tokens is None:
+            self._tokens = [t.lower() for t in _WORD.findall(self._text)]
+        seen: str | None = None
+        for i, t in enumerate(self._tokens):
+            if t != role:
+                continue
+            before = self._tokens[i - 1] if i > 0 else ""
+            if before not in ROLE_MODIFIERS:
+                return None
+            seen = seen or before
+        return seen
 
     def compact(self) -> set[str]:
         """The passage's words as written, dots taken out ("U.S." -> "US", "D.C." -> "DC")."""
@@ -284,8 +300,10 @@ def signals(
 
 def _unmet(query: Query, passage: Passage) -> bool:
     """Only a figure answers the question and the passage has none, or it names a period the
-    passage does not state."""
+    passage does not state, or a post the passage only names with "deputy" or "vice" before it."""
     if query.figure and not passage.has_figure():
+        return True
+    if any(passage.modifier_of(r) for r in query.roles):
         return True
     return any(not passage.states(p) for p in query.periods)
 

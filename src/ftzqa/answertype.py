@@ -26,6 +26,10 @@ TYPE_WORDS = {
     "price": NUMBER, "rate": NUMBER,
 }
 _FIGURE_WORDS = frozenset({"percentage", "percent", "proportion", "share", "number", "amount"})
+# a keyword query ending in one of these asks for a figure ("hebei reform implementation rate",
+# "qilu train trade value"); a question with a question word says what it asks in other ways
+_TRAILING_FIGURE = _FIGURE_WORDS | {"rate", "total", "value", "count"}
+_QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
 _BEFORE_QUESTION = frozenset(
     "and or but so then of by to from with since until".split()
 )
@@ -86,7 +90,9 @@ def asked(question: str) -> tuple[str | None, frozenset[str]]:
 
 def asks_figure(question: str) -> bool:
     """The question can only be answered with a figure: "how many", "how much", "what percentage",
-    "number of ...", "share of ...". A passage without any number cannot answer it."""
+    "number of ...", "share of ...", or a keyword query ending in "rate", "total", "value" ...
+    ("which group has the highest rate of ..." asks for a group). A passage without any number
+    cannot answer it."""
     words = [w.lower() for w in _WORD.findall(question[:2000])]
     for w, nxt in zip(words, words[1:], strict=False):
         if w == "how" and nxt in ("many", "much"):
@@ -95,6 +101,8 @@ def asks_figure(question: str) -> bool:
             return True
         if nxt == "of" and w in _FIGURE_WORDS:
             return True
+    if words and words[-1] in _TRAILING_FIGURE and not _QUESTION_WORDS.intersection(words):
+        return True
     return "%" in question
 
 

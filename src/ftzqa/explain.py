@@ -68,6 +68,7 @@ def explain(query: Query, passage: Passage | None, signals: Signals | None, foun
     unknown_names = [w.surface for w in miss if w.kind in (NAME, NUMBER) and not w.known]
     other_names = [w.surface for w in miss if w.kind in (NAME, NUMBER) and w.known]
     periods = [p.label for p in query.periods if not passage.states(p)]
+    posts = [(r, m) for r in query.roles if (m := passage.modifier_of(r))]
     unknown_terms = [w.surface for w in miss if w.kind not in (NAME, NUMBER) and not w.known]
     has = f"the closest passage matches {_join(matched)}" if matched else "no passage matches the question's words"
     if unknown_names:
@@ -78,6 +79,9 @@ def explain(query: Query, passage: Passage | None, signals: Signals | None, foun
         reason = f"{has}, but not for {_or_list(periods)}"
     elif query.figure and not passage.has_figure():
         reason = f"{has}, but gives no figure"
+    elif posts:
+        role, modifier = posts[0]
+        reason = f"{has}, but names the {modifier} {role}, not the {role}"
     elif unknown_terms:
         reason = f"{has}, but the documents never mention {_or_list(unknown_terms)}"
     elif query.asked is not None and signals.type_ok < 0.5:

@@ -123,6 +123,7 @@ class Query:
     type_words: frozenset[str] = field(default_factory=frozenset)  # "year" in "what year": not topic
     figure: bool = False  # only a figure answers it ("how many", "share of"): see answertype.asks_figure
     periods: tuple[Period, ...] = ()  # "first half", "jan-july": the passage must state them (``periods``)
+    roles: tuple[str, ...] = ()  # posts asked about with no "deputy" / "vice" before them (``roles``)
 
     @property
     def names(self) -> tuple[Word, ...]:
@@ -259,5 +260,24 @@ def analyse(
     pieces.append(question[pos:])
     searched = "".join(pieces) if corrections else question
     return Query(
-        question, searched, tuple(words), tuple(corrections), kind, type_words, asks_figure(question), periods(searched)
+        question, searched, tuple(words), tuple(corrections), kind, type_words, asks_figure(question),
+        periods(searched), roles(searched),
     )
+
+
+# posts, and the words that make a different post of them: a deputy director is not the director.
+# "former" and "acting" are left out: a former president was the president
+ROLE_WORDS = frozenset(
+    """director minister president chairman chairwoman chairperson chair secretary governor mayor
+    manager commissioner chancellor dean editor principal ambassador premier superintendent
+    administrator treasurer""".split()
+)
+ROLE_MODIFIERS = frozenset("deputy vice assistant associate co sub under lieutenant".split())
+
+
+def roles(question: str) -> tuple[str, ...]:
+    """The posts ``question`` names without a modifier before them ("director" in "who is the
+    director of ...", not in "who is the deputy director"), lower case, each once."""
+    tokens = [t.lower() for t in _TOKEN.findall(question)]
+    out = [t for i, t in enumerate(tokens) if t in ROLE_WORDS and (i == 0 or tokens[i - 1] not in ROLE_MODIFIERS)]
+    return tuple(dict.fromkeys(out))
