@@ -117,10 +117,20 @@ def test_a_post_named_only_with_deputy_before_it_is_another_post() -> None:
     # a former president was the president
     former = "The former president of the Yunnan zone"
     assert _signals("who was the president of the Yunnan zone", former).missing_names == 0.0
-    assert _passage(text).modifier_of("director") == "deputy" and _passage(both).modifier_of("director") is None
+    assert _passage(text).other_post("director") == "deputy director" and _passage(both).other_post("director") is None
 
 
 def test_a_keyword_query_ending_in_rate_or_value_needs_a_figure() -> None:
     text = "The reform tasks of the Yunnan zone achieved remarkable results."
     assert _signals("yunnan zone reform task implementation rate", text).missing_names == 1.0
     assert _signals("yunnan zone reform task implementation rate", text + " About 80% were done.").missing_names == 0.0
+
+
+def test_who_heads_asks_for_a_post_without_deputy() -> None:
+    deputy = "Zhu Yimin, deputy director of the Jiangsu Provincial Department of Commerce, spoke."
+    director = "Zhang Deping, director of the Shandong Provincial Department of Commerce, spoke."
+    assert _signals("who heads the jiangsu commerce department", deputy).missing_names == 1.0
+    assert _signals("who heads the shandong commerce department", director).missing_names == 0.0
+    assert _passage(deputy).other_post("*") == "deputy director"
+    # a passage naming no post at all is left to the other signals
+    assert _signals("who runs the yunnan zone", TEXTS[0]).missing_names == 0.0

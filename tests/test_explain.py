@@ -105,3 +105,11 @@ def test_a_deputy_is_named_as_another_post() -> None:
     refused = Signals(cosine=0.7, coverage=1.0, missing_names=1.0)
     why = explain(query, Passage(set(TOKENIZE(text)), text), refused, False)
     assert why.reason.endswith("but names the deputy director, not the director.")
+
+
+def test_who_heads_over_a_deputy_s_passage() -> None:
+    text = "Kou Jie, deputy director of the Yunnan Provincial Department of Commerce, said so."
+    query = analyse("who heads the yunnan department", LEXICON, TOKENIZE, VOCAB.__contains__)
+    refused = Signals(cosine=0.7, coverage=1.0, missing_names=1.0)
+    why = explain(query, Passage(set(TOKENIZE(text)), text), refused, False)
+    assert why.reason.endswith("but names only the deputy director.")

@@ -41,6 +41,11 @@ def test_typos_are_corrected_and_the_searched_question_says_so() -> None:
     assert all(w.known for w in q.words)
 
 
+def test_last_year_is_a_period_the_passage_must_state() -> None:
+    q = _analyse("how much foreign capital was used last year")
+    assert [p.label for p in q.periods] == ["last year"]
+
+
 def test_tv_is_television_a_topic_word_not_a_name_the_documents_never_mention() -> None:
     lexicon = Lexicon.build(["The show was first broadcast on television in 1962."])
     vocab = set(TOKENIZE("The show was first broadcast on television in 1962."))
@@ -222,5 +227,6 @@ def test_posts_asked_about_without_deputy_or_vice() -> None:
     assert roles("who is the deputy director of the jiangsu department") == ()
     assert roles("Who was vice-president under Nixon?") == ()
     assert _analyse("who is the director of yunnan zone").roles == ("director",)
+    assert roles("who heads the jiangsu commerce department") == ("*",) and roles("how many trains ran") == ()
     assert asks_figure("hebei ftz reform task implementation rate")
     assert asks_figure("qilu train trade value") and not asks_figure("which group has the highest rate of growth")

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from .answertype import holds_figure
 from .evidence import Evidence
 from .periods import Period, states
-from .query import NAME, ROLE_MODIFIERS, Query, Word
+from .query import NAME, ROLE_MODIFIERS, ROLE_WORDS, TOP_POST, Query, Word
 
 SIGNALS = (
     "cosine",
@@ -160,20 +160,21 @@ class Passage:
             self._tokens = [t.lower() for t in _WORD.findall(self._text)]
         return states(self._tokens, period)
 
-    def modifier_of(self, role: str) -> str | None:
-        """The modifier ("deputy", "vice") before every mention of the post ``role`` in the passage,
-        or None when it mentions the post on its own somewhere, or not at all: a passage that
-        names only the deputy director does not say who the director is."""
+    def other_post(self, role: str) -> str | None:
+        """The post the passage names instead of ``role`` ("deputy director"), when it names
+        ``role`` only with a modifier ("deputy", "vice") before it; None when it names the post on
+        its own somewhere, or not at all: a passage naming only the deputy director does not say
+        who the director is. ``role`` ``TOP_POST`` (who heads it?): any post, all of them modified."""
         if self._tokens is None:
             self._tokens = [t.lower() for t in _WORD.findall(self._text)]
         seen: str | None = None
         for i, t in enumerate(self._tokens):
-            if t != role:
+            if t != role and not (role == TOP_POST and t in ROLE_WORDS):
                 continue
             before = self._tokens[i - 1] if i > 0 else ""
             if before not in ROLE_MODIFIERS:
                 return None
-            seen = seen or before
+            seen = seen or f"{before} {t}"
         return seen
 
     def compact(self) -> set[str]:
@@ -303,7 +304,7 @@ def _unmet(query: Query, passage: Passage) -> bool:
     passage does not state, or a post the passage only names with "deputy" or "vice" before it."""
     if query.figure and not passage.has_figure():
         return True
-    if any(passage.modifier_of(r) for r in query.roles):
+    if any(passage.other_post(r) for r in query.roles):
         return True
     return any(not passage.states(p) for p in query.periods)
 

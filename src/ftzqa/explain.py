@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .abstain import Passage, Signals
 from .answertype import LABELS
-from .query import NAME, NUMBER, Query, Word
+from .query import NAME, NUMBER, TOP_POST, Query, Word
 
 NOT_IN_PASSAGE = "; not in this passage: "  # joins a found answer's matched and missing words
 
@@ -68,7 +68,7 @@ def explain(query: Query, passage: Passage | None, signals: Signals | None, foun
     unknown_names = [w.surface for w in miss if w.kind in (NAME, NUMBER) and not w.known]
     other_names = [w.surface for w in miss if w.kind in (NAME, NUMBER) and w.known]
     periods = [p.label for p in query.periods if not passage.states(p)]
-    posts = [(r, m) for r in query.roles if (m := passage.modifier_of(r))]
+    posts = [(r, other) for r in query.roles if (other := passage.other_post(r))]
     unknown_terms = [w.surface for w in miss if w.kind not in (NAME, NUMBER) and not w.known]
     has = f"the closest passage matches {_join(matched)}" if matched else "no passage matches the question's words"
     if unknown_names:
@@ -80,8 +80,9 @@ def explain(query: Query, passage: Passage | None, signals: Signals | None, foun
     elif query.figure and not passage.has_figure():
         reason = f"{has}, but gives no figure"
     elif posts:
-        role, modifier = posts[0]
-        reason = f"{has}, but names the {modifier} {role}, not the {role}"
+        role, other = posts[0]
+        instead = f"only the {other}" if role == TOP_POST else f"the {other}, not the {role}"
+        reason = f"{has}, but names {instead}"
     elif unknown_terms:
         reason = f"{has}, but the documents never mention {_or_list(unknown_terms)}"
     elif query.asked is not None and signals.type_ok < 0.5:

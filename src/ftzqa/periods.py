@@ -31,6 +31,10 @@ class Period:
     forms: tuple[tuple[str, ...], ...]  # token sequences, any of which states it
 
 
+# "past year" too: people say "last year" for the twelve months just gone
+LAST_YEAR = Period("last year", (("last", "year"), ("previous", "year"), ("past", "year"), ("a", "year", "earlier")))
+
+
 def _months_span(first: int, last: int) -> list[tuple[str, ...]]:
     a, b = MONTHS[first - 1], MONTHS[last - 1]
     return [(a, b), (a, "to", b), (a[:3], b[:3]), (a[:3], "to", b[:3]), (a, "through", b)]
@@ -96,6 +100,10 @@ def periods(question: str) -> tuple[Period, ...]:
             which = int(t[1]) if t.startswith("q") else _ORDINAL[t]
             out.setdefault(f"q{which}", _quarter(which))
             i += 1 if t.startswith("q") else 2
+            continue
+        if t in ("last", "previous") and nxt == "year":  # a figure for this year does not answer it
+            out.setdefault("last year", LAST_YEAR)
+            i += 2
             continue
         if t == "first" and nxt and _count(nxt) and i + 2 < len(tokens) and tokens[i + 2] == "months":
             n = _count(nxt) or 0

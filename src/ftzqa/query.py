@@ -273,11 +273,17 @@ ROLE_WORDS = frozenset(
     administrator treasurer""".split()
 )
 ROLE_MODIFIERS = frozenset("deputy vice assistant associate co sub under lieutenant".split())
+# "who heads / leads / runs X" asks for the top post, whatever its name
+HEAD_VERBS = frozenset("heads headed leads led runs ran chairs chaired directs directed".split())
+TOP_POST = "*"  # in ``roles``: the question asks who heads something
 
 
 def roles(question: str) -> tuple[str, ...]:
     """The posts ``question`` names without a modifier before them ("director" in "who is the
-    director of ...", not in "who is the deputy director"), lower case, each once."""
+    director of ...", not in "who is the deputy director"), lower case, each once; ``TOP_POST``
+    when it asks who heads, leads or runs something."""
     tokens = [t.lower() for t in _TOKEN.findall(question)]
     out = [t for i, t in enumerate(tokens) if t in ROLE_WORDS and (i == 0 or tokens[i - 1] not in ROLE_MODIFIERS)]
+    if any(t in HEAD_VERBS and i > 0 and tokens[i - 1] == "who" for i, t in enumerate(tokens)):
+        out.append(TOP_POST)
     return tuple(dict.fromkeys(out))
