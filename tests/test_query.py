@@ -230,3 +230,30 @@ def test_posts_asked_about_without_deputy_or_vice() -> None:
     assert roles("who heads the jiangsu commerce department") == ("*",) and roles("how many trains ran") == ()
     assert asks_figure("hebei ftz reform task implementation rate")
     assert asks_figure("qilu train trade value") and not asks_figure("which group has the highest rate of growth")
+
+
+def test_a_share_is_not_a_change_in_percent() -> None:
+    from ftzqa.answertype import asks_share, only_changes
+
+    assert asks_share("yunnan share of the zones foreign trade") and asks_share("what percentage of exports")
+    assert not asks_share("by what percentage did exports increase") and not asks_share("qilu yoy growth")
+    assert only_changes("Exports to Vietnam increased by 41.8% year-on-year.")
+    assert only_changes("879 trains, an increase of 41.5% year-on-year")
+    assert not only_changes("Exports reached 57.71 billion yuan, accounting for 14% of the total.")
+    assert not only_changes("No percentage here.") and not only_changes("up 3% and a share of 10%")
+
+
+def test_a_keyword_query_ending_in_a_measure_asks_for_a_figure() -> None:
+    for q in ("port container throughput", "heihe trade yoy growth", "qilu train trade value", "tax revenue"):
+        assert asks_figure(q), q
+    assert not asks_figure("what is the container throughput of this port for")  # a question word: read as such
+
+
+def test_the_word_after_name_of_is_part_of_the_name_in_a_lower_case_question() -> None:
+    lexicon = Lexicon.build(["The Ministry of Commerce held a press conference on finance."])
+    vocab = set(TOKENIZE("The Ministry of Commerce held a press conference on finance."))
+    q = analyse("date of the ministry of finance press conference", lexicon, TOKENIZE, vocab.__contains__)
+    kinds = {w.text: w.kind for w in q.words}
+    assert kinds["ministry"] == NAME and kinds["finance"] == NAME and kinds["press"] == TOPIC
+    cased = analyse("When did the Ministry of finance meet?", lexicon, TOKENIZE, vocab.__contains__)
+    assert {w.text: w.kind for w in cased.words}["finance"] == TOPIC  # typed with capitals: as typed

@@ -49,7 +49,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .answertype import holds_figure
+from .answertype import holds_figure, only_changes
 from .evidence import Evidence
 from .periods import Period, states
 from .query import NAME, ROLE_MODIFIERS, ROLE_WORDS, TOP_POST, Query, Word
@@ -143,9 +143,17 @@ class Passage:
         self._initials: str | None = None
         self._compact: set[str] | None = None
         self._figure: bool | None = None
+        self._changes: bool | None = None
         self._tokens: list[str] | None = None
         self._runs: list[frozenset[str]] | None = None
         self._run_initials: set[str] | None = None
+
+    def only_changes(self) -> bool:
+        """The passage itself holds percentages, and each is a change ("increased by 41.8%"): it
+        gives no share of anything."""
+        if self._changes is None:
+            self._changes = only_changes(self._body)
+        return self._changes
 
     def has_figure(self) -> bool:
         """The passage itself (not its title or section) holds a number, a number word or a
@@ -301,10 +309,13 @@ def signals(
 
 def _unmet(query: Query, passage: Passage) -> bool:
     """Only a figure answers the question and the passage has none, or it names a period the
-    passage does not state, or a post the passage only names with "deputy" or "vice" before it."""
+    passage does not state, or a post the passage only names with "deputy" or "vice" before it, or
+    a share where the passage's percentages are all changes ("increased by 41.8%")."""
     if query.figure and not passage.has_figure():
         return True
     if any(passage.other_post(r) for r in query.roles):
+        return True
+    if query.share and passage.only_changes():
         return True
     return any(not passage.states(p) for p in query.periods)
 

@@ -26,9 +26,27 @@ TYPE_WORDS = {
     "price": NUMBER, "rate": NUMBER,
 }
 _FIGURE_WORDS = frozenset({"percentage", "percent", "proportion", "share", "number", "amount"})
-# a keyword query ending in one of these asks for a figure ("hebei reform implementation rate",
-# "qilu train trade value"); a question with a question word says what it asks in other ways
-_TRAILING_FIGURE = _FIGURE_WORDS | {"rate", "total", "value", "count"}
+# a keyword query ending in one of these, a measure, asks for a figure ("hebei reform implementation
+# rate", "qilu train trade value", "port container throughput"); a question with a question word
+# says what it asks in other ways
+_TRAILING_FIGURE = (
+    _FIGURE_WORDS
+    | {w for w, kind in TYPE_WORDS.items() if kind in (NUMBER, PERCENT)}
+    | {"count", "growth", "yoy", "increase", "volume", "throughput", "output", "revenue", "population", "sales",
+       "turnover", "costs"}
+)
+# a question about a change ("by how much did exports grow", "yoy growth") asks for a change in
+# percent; one about a share ("what share of trade") for a part of a whole, which a change is not
+_SHARE_WORDS = frozenset({"share", "proportion", "percentage", "percent", "%"})
+_CHANGE_WORDS = frozenset(
+    """increase increased increases decrease decreased growth grow grew grown rise rose risen fall fell
+    drop dropped up down yoy change changed more less higher lower gain gained decline declined""".split()
+)
+_PERCENT = re.compile(r"(\d+(?:[.,]\d+)*)\s*(?:%|percent\b|per cent\b)", re.IGNORECASE)
+_CHANGE_BEFORE = frozenset(
+    """by up down increase increased increasing rose rise rising grew grow growth growing fell fall
+    dropped drop decreased decrease declined decline gained gain surged jumped""".split()
+)
 _QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
 _BEFORE_QUESTION = frozenset(
     "and or but so then of by to from with since until".split()
@@ -104,6 +122,26 @@ def asks_figure(question: str) -> bool:
     if words and words[-1] in _TRAILING_FIGURE and not _QUESTION_WORDS.intersection(words):
         return True
     return "%" in question
+
+
+def asks_share(question: str) -> bool:
+    """``question`` asks what share of something ("yunnan share of the zones foreign trade", "what
+    percentage of ..."), not by how much something changed."""
+    words = {w.lower() for w in _WORD.findall(question[:2000])} | ({"%"} if "%" in question else set())
+    return bool(words & _SHARE_WORDS) and not words & _CHANGE_WORDS and "year-on-year" not in question.lower()
+
+
+def only_changes(text: str) -> bool:
+    """Every percentage in ``text`` is a change ("increased by 41.8%", "up 5%", "29.6% year-on-year"),
+    and it holds at least one: such a passage gives no share of anything."""
+    found = False
+    for m in _PERCENT.finditer(text[:100_000]):
+        found = True
+        before = [w.lower() for w in _WORD.findall(text[max(0, m.start() - 30) : m.start()])][-2:]
+        after = text[m.end() : m.end() + 20].lower()
+        if not (set(before) & _CHANGE_BEFORE or after.lstrip(" ,").startswith(("year-on-year", "yoy"))):
+            return False
+    return found
 
 
 def _number_word(text: str) -> bool:

@@ -79,6 +79,8 @@ def explain(query: Query, passage: Passage | None, signals: Signals | None, foun
         reason = f"{has}, but not for {_or_list(periods)}"
     elif query.figure and not passage.has_figure():
         reason = f"{has}, but gives no figure"
+    elif query.share and passage.only_changes():
+        reason = f"{has}, but gives a change in percent, not a share"
     elif posts:
         role, other = posts[0]
         instead = f"only the {other}" if role == TOP_POST else f"the {other}, not the {role}"

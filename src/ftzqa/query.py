@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .answertype import asked as asked_kind
-from .answertype import asks_figure
+from .answertype import asks_figure, asks_share
 from .lexicon import Lexicon
 from .periods import Period, periods
 from .propernouns import usually_capitalised
@@ -124,6 +124,7 @@ class Query:
     figure: bool = False  # only a figure answers it ("how many", "share of"): see answertype.asks_figure
     periods: tuple[Period, ...] = ()  # "first half", "jan-july": the passage must state them (``periods``)
     roles: tuple[str, ...] = ()  # posts asked about with no "deputy" / "vice" before them (``roles``)
+    share: bool = False  # asks for a share, which a change in percent is not: see answertype.asks_share
 
     @property
     def names(self) -> tuple[Word, ...]:
@@ -259,10 +260,31 @@ def analyse(
         pieces.append(text if text != low else surface)
     pieces.append(question[pos:])
     searched = "".join(pieces) if corrections else question
+    if not cased:
+        words = _of_names(words, [t.lower() for t in tokens])
     return Query(
         question, searched, tuple(words), tuple(corrections), kind, type_words, asks_figure(question),
-        periods(searched), roles(searched),
+        periods(searched), roles(searched), asks_share(question),
     )
+
+
+def _of_names(words: list[Word], tokens: list[str]) -> list[Word]:
+    """In a question typed in lower case, the word after "<name> of" is part of that name: "ministry
+    of finance" names a body the documents must mention whole, as "Ministry of Finance" would."""
+    out = list(words)
+    for i, w in enumerate(out[:-1]):
+        nxt = out[i + 1]
+        if w.kind == NAME and nxt.kind == TOPIC and nxt.at == w.at + 2 and _between(tokens, w, nxt) == "of":
+            out[i + 1] = replace(nxt, kind=NAME)
+    return out
+
+
+def _between(tokens: list[str], first: Word, second: Word) -> str:
+    """The one token between two words of the question (their surfaces found in order), or ""."""
+    for i in range(len(tokens) - 2):
+        if tokens[i] == first.surface.lower() and tokens[i + 2] == second.surface.lower():
+            return tokens[i + 1]
+    return ""
 
 
 # posts, and the words that make a different post of them: a deputy director is not the director.
