@@ -12,8 +12,10 @@ For each of the top-ranked passages (all signals in [0, 1]):
   "DB10", "DST" by "daylight saving time", "United States" by "U.S."): a question about Guangxi
   is not answered by a passage about Yunnan, however close the rest of the wording; also 1 when
   the question can only be answered by a figure ("how many", "share of") and the passage holds
-  no number at all, or when the question names a period ("first half", "jan-july") that the passage
-  does not state in any form ("first six months", "January to July");
+  no number at all, or when the question names a period ("first half", "jan-july", "last year")
+  that the passage does not state in any form ("first six months", "January to July"), or a post
+  ("director", "who heads") the passage names only as "deputy" or "vice" post, or a share where
+  every percentage of the passage is a change ("increased by 41.8%");
 - ``unknown_names``: share of the question's names and numbers found nowhere in the index;
 - ``unknown_terms``: share of the question's topic-word weight carried by words the index has
   never seen (after typo correction): "land leases" in an index that never mentions leases (the
