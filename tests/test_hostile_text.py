@@ -282,6 +282,20 @@ def test_periods_are_linear(name: str) -> None:
     resolve("what about " + hostile[:1000], hostile, None, lambda w, c: [0.0] * len(c))
 
 
+@pytest.mark.parametrize("name", [*NAMES, "percent_digits", "percent_signs"])
+def test_the_verdict_s_answer_kinds_are_linear(name: str) -> None:
+    from ftzqa.abstain import Passage as VerdictPassage
+    from ftzqa.answertype import asks_figure, asks_share, only_changes
+    from ftzqa.query import roles
+
+    extra = {"percent_digits": "1." * (MB // 2) + "%", "percent_signs": "by 1% " * (MB // 6)}
+    hostile = HOSTILE.get(name) or extra[name]
+    only_changes(hostile)
+    asks_share(hostile), asks_figure(hostile), roles(hostile)
+    VerdictPassage(set(), hostile).other_post("director")
+    VerdictPassage(set(), hostile).run_initials()
+
+
 def test_the_tokenizer_remembers_a_bounded_number_of_words(monkeypatch: pytest.MonkeyPatch) -> None:
     """A long-running server meets any words in questions: the word memory is emptied when full,
     and the terms stay the same."""

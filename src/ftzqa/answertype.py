@@ -42,7 +42,7 @@ _CHANGE_WORDS = frozenset(
     """increase increased increases decrease decreased growth grow grew grown rise rose risen fall fell
     drop dropped up down yoy change changed more less higher lower gain gained decline declined""".split()
 )
-_PERCENT = re.compile(r"(\d+(?:[.,]\d+)*)\s*(?:%|percent\b|per cent\b)", re.IGNORECASE)
+_PERCENT_SIGN = re.compile(r"%|\bper ?cent\b", re.IGNORECASE)  # no nested repeats: linear on any text
 _CHANGE_BEFORE = frozenset(
     """by up down increase increased increasing rose rise rising grew grow growth growing fell fall
     dropped drop decreased decrease declined decline gained gain surged jumped""".split()
@@ -135,9 +135,12 @@ def only_changes(text: str) -> bool:
     """Every percentage in ``text`` is a change ("increased by 41.8%", "up 5%", "29.6% year-on-year"),
     and it holds at least one: such a passage gives no share of anything."""
     found = False
-    for m in _PERCENT.finditer(text[:100_000]):
+    for m in _PERCENT_SIGN.finditer(text[:100_000]):
+        number = text[max(0, m.start() - 30) : m.start()].rstrip()
+        if not number[-1:].isdigit():  # "per cent" with no figure before it
+            continue
         found = True
-        before = [w.lower() for w in _WORD.findall(text[max(0, m.start() - 30) : m.start()])][-2:]
+        before = [w.lower() for w in _WORD.findall(number.rstrip("0123456789.,"))][-2:]  # before the figure
         after = text[m.end() : m.end() + 20].lower()
         if not (set(before) & _CHANGE_BEFORE or after.lstrip(" ,").startswith(("year-on-year", "yoy"))):
             return False
