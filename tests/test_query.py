@@ -241,6 +241,7 @@ def test_a_share_is_not_a_change_in_percent() -> None:
     assert only_changes("879 trains, an increase of 41.5% year-on-year")
     assert not only_changes("Exports reached 57.71 billion yuan, accounting for 14% of the total.")
     assert not only_changes("No percentage here.") and not only_changes("up 3% and a share of 10%")
+    assert not only_changes("Its share rose to 14.5% of the total.")  # where it got to: a share
 
 
 def test_a_keyword_query_ending_in_a_measure_asks_for_a_figure() -> None:

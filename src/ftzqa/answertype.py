@@ -142,7 +142,9 @@ def only_changes(text: str) -> bool:
         found = True
         before = [w.lower() for w in _WORD.findall(number.rstrip("0123456789.,"))][-2:]  # before the figure
         after = text[m.end() : m.end() + 20].lower()
-        if not (set(before) & _CHANGE_BEFORE or after.lstrip(" ,").startswith(("year-on-year", "yoy"))):
+        level = before[-1:] in (["to"], ["at"])  # "rose to 14%": where it got to, a share perhaps
+        change = bool(set(before) & _CHANGE_BEFORE) and not level
+        if not (change or after.lstrip(" ,").startswith(("year-on-year", "yoy"))):
             return False
     return found
 
