@@ -166,22 +166,25 @@ class Passage:
 
     def states(self, period: Period) -> bool:
         """The passage states ``period`` in one of its forms ("first six months" for "h1")."""
+        return states(self._words(), period)
+
+    def _words(self) -> list[str]:
+        """The passage's words (with its title and section), lower case, in order; read once."""
         if self._tokens is None:
             self._tokens = [t.lower() for t in _WORD.findall(self._text)]
-        return states(self._tokens, period)
+        return self._tokens
 
     def other_post(self, role: str) -> str | None:
         """The post the passage names instead of ``role`` ("deputy director"), when it names
         ``role`` only with a modifier ("deputy", "vice") before it; None when it names the post on
         its own somewhere, or not at all: a passage naming only the deputy director does not say
         who the director is. ``role`` ``TOP_POST`` (who heads it?): any post, all of them modified."""
-        if self._tokens is None:
-            self._tokens = [t.lower() for t in _WORD.findall(self._text)]
+        words = self._words()
         seen: str | None = None
-        for i, t in enumerate(self._tokens):
+        for i, t in enumerate(words):
             if t != role and not (role == TOP_POST and t in ROLE_WORDS):
                 continue
-            before = self._tokens[i - 1] if i > 0 else ""
+            before = words[i - 1] if i > 0 else ""
             if before not in ROLE_MODIFIERS:
                 return None
             seen = seen or f"{before} {t}"
