@@ -108,6 +108,19 @@ def test_a_later_mention_by_the_last_word_alone_names_the_same_one() -> None:
     assert missing("Yunnan Pilot Free Trade Zone growth", texts[2]) == 1.0
 
 
+def test_a_run_of_capitalised_words_goes_on_over_of_and_the() -> None:
+    text = "Kou Jie, deputy director of the Yunnan Provincial Department of Commerce, said so. Lee of the team."
+    runs = _passage(text).name_runs()
+    assert frozenset({"yunnan", "provincial", "department", "commerce"}) in runs
+    assert frozenset({"lee"}) in runs  # "of the team": no capital after the joins, the run ends
+    # so "Commerce" there is the Yunnan department's, not a later mention of a Guangdong one
+    lexicon = Lexicon.build([text])
+    vocab = set(TOKENIZE(text))
+    query = analyse("who is the deputy director of the guangdong commerce department", lexicon, TOKENIZE,
+                    vocab.__contains__)
+    assert signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE).missing_names == 1.0
+
+
 def test_a_post_named_only_with_deputy_before_it_is_another_post() -> None:
     text = "Zhu Yimin, deputy director of the Jiangsu Provincial Department of Commerce, spoke."
     assert _signals("who is the director of the jiangsu commerce department", text).missing_names == 1.0

@@ -258,3 +258,28 @@ def test_the_word_after_name_of_is_part_of_the_name_in_a_lower_case_question() -
     assert kinds["ministry"] == NAME and kinds["finance"] == NAME and kinds["press"] == TOPIC
     cased = analyse("When did the Ministry of finance meet?", lexicon, TOKENIZE, vocab.__contains__)
     assert {w.text: w.kind for w in cased.words}["finance"] == TOPIC  # typed with capitals: as typed
+
+
+def test_a_common_word_the_documents_capitalise_is_a_name_only_beside_another_name() -> None:
+    text = (
+        "Dutch is a West Germanic language. It was spoken in the West, said the Supreme Court, "
+        "Towards a New Architecture was a book. The House of Commons met in the North."
+    )
+    lexicon = Lexicon.build([text])
+    vocab = set(TOKENIZE(text))
+
+    def kinds(question: str) -> dict[str, str]:
+        return {w.text: w.kind for w in analyse(question, lexicon, TOKENIZE, vocab.__contains__).words}
+
+    # "towards" and "court" are written in lower case far more often than capitalised: alone, in
+    # a question typed in lower case, they are the plain words however the documents write them
+    assert kinds("how did burke look towards nobility")["towards"] == TOPIC
+    assert kinds("which court ruled on it")["court"] == TOPIC
+    # beside another such word, or before "of", they name something
+    assert kinds("what did the supreme court rule") == {"supreme": NAME, "court": NAME, "rule": TOPIC}
+    assert kinds("when did the house of commons meet")["house"] == NAME
+    # "west" is capitalised in English about as often as not: the documents decide, as before
+    assert kinds("which dialect was spoken in the west")["west"] == NAME
+    # typed with capitals: as typed
+    cased = analyse("Which Court ruled on it in the North?", lexicon, TOKENIZE, vocab.__contains__)
+    assert {w.text: w.kind for w in cased.words}["court"] == NAME

@@ -48,6 +48,8 @@ def test_near_misses_are_not_found_and_say_what_is_missing(article_retriever: Re
         ("how much foreign capital did the zones use last year", "but not for last year"),
         # the article names the Ministry of Commerce
         ("date of the ministry of finance press conference", "but not finance"),
+        # the article's only commerce department is Yunnan's (and Jiangsu's), not Guangdong's
+        ("who is the deputy director of the guangdong commerce department", "never mention guangdong"),
     ],
 )
 def test_near_misses_that_swap_a_post_a_measure_or_a_body_are_not_found(
@@ -63,6 +65,7 @@ def test_near_misses_that_swap_a_post_a_measure_or_a_body_are_not_found(
         "share": "yunnan exports to vietnam yoy growth",
         "last": "how much foreign capital did the zones use in the first seven months",
         "ministry": "date of the ministry of commerce press conference",
+        "guangdong": "who is the deputy director of the yunnan commerce department",
     }
     asked = next(v for k, v in right.items() if k in question.split())
     assert article_retriever.search(asked, k=3).found, asked

@@ -28,7 +28,7 @@ from .answertype import asked as asked_kind
 from .answertype import asks_figure, asks_share
 from .lexicon import Lexicon
 from .periods import Period, periods
-from .propernouns import usually_capitalised
+from .propernouns import plain_word, usually_capitalised
 
 # shorthand people type that documents spell out; language-level, not about any corpus
 SHORTHAND = {
@@ -111,6 +111,7 @@ class Word:
     terms: tuple[str, ...]  # its index terms
     known: bool  # the index holds all of its terms
     at: int = 0  # position among the question's tokens (adjacent words form phrases)
+    styled: bool = False  # the documents write it as a name, though it is also a common word ("court")
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,32 +250,56 @@ def analyse(
             # even if the documents write those words in lower case one by one
             name = evidence is not False or index in in_run
         else:
-            # the documents' own writing decides; for a word they never use, English usage does
-            # ("laos" is a name, "sort" is not), and a word near no English word at all ("xiongan")
-            name = evidence is True or (
+            # the documents' own writing decides, but not for a common English word: "west",
+            # "court", "bond" are capitalised in "West Germanic", "Supreme Court", "James Bond",
+            # and a question typed in lower case means the plain word as often as the name. For a
+            # word the documents never use, English usage decides ("laos" is a name, "sort" is
+            # not), and a word near no English word at all ("xiongan") is a name
+            name = (evidence is True and not plain_word(text)) or (
                 evidence is None and not is_known
                 and (usually_capitalised(text) or (lexicon is not None and lexicon.unheard_of(text)))
             )
         name = name or low in required or text in required
-        words.append(Word(surface, text, NAME if name else TOPIC, tuple(terms), is_known, at))
+        styled = not name and not cased and evidence is True
+        words.append(Word(surface, text, NAME if name else TOPIC, tuple(terms), is_known, at, styled))
         pieces.append(text if text != low else surface)
     pieces.append(question[pos:])
     searched = "".join(pieces) if corrections else question
     if not cased:
-        words = _of_names(words, [t.lower() for t in tokens])
+        words = _of_names(_styled_runs(words), [t.lower() for t in tokens])
     return Query(
         question, searched, tuple(words), tuple(corrections), kind, type_words, asks_figure(question),
         periods(searched), roles(searched), asks_share(question),
     )
 
 
+def _styled_runs(words: list[Word]) -> list[Word]:
+    """In a question typed in lower case, a common word the documents write as a name is a name
+    next to another name or such word: "supreme court", "white house", "yunnan department"; alone
+    ("north and west", "towards") it is the plain word."""
+    out = list(words)
+    for i, w in enumerate(words):
+        if not w.styled:
+            continue
+        near = [v for v in words[max(0, i - 1) : i + 2] if v is not w and abs(v.at - w.at) == 1]
+        if any(v.kind == NAME or v.styled for v in near):
+            out[i] = replace(w, kind=NAME)
+    return out
+
+
 def _of_names(words: list[Word], tokens: list[str]) -> list[Word]:
     """In a question typed in lower case, the word after "<name> of" is part of that name: "ministry
-    of finance" names a body the documents must mention whole, as "Ministry of Finance" would."""
+    of finance" names a body the documents must mention whole, as "Ministry of Finance" would. The
+    first word may be a common word the documents write as a name ("Ministry of Commerce"): then
+    both are names."""
     out = list(words)
     for i, w in enumerate(out[:-1]):
         nxt = out[i + 1]
-        if w.kind == NAME and nxt.kind == TOPIC and nxt.at == w.at + 2 and _between(tokens, w, nxt) == "of":
+        if (
+            (w.kind == NAME or w.styled) and nxt.kind in (NAME, TOPIC) and nxt.at == w.at + 2
+            and _between(tokens, w, nxt) == "of"
+        ):
+            out[i] = replace(w, kind=NAME)
             out[i + 1] = replace(nxt, kind=NAME)
     return out
 
