@@ -31,8 +31,8 @@ def usually_capitalised(word: str) -> bool:
 
 def plain_word(word: str) -> bool:
     """English writes ``word`` (lower case) in lower case at least four times as often as
-    capitalised, sentence starts included: "court", "house", "towards"; not "west", "bond",
-    "french" or "yunnan" (``data/common_words.txt.gz``)."""
+    capitalised or in capitals, sentence starts included: "court", "house", "towards"; not "west",
+    "bond", "french", "gdp" or "yunnan" (``data/common_words.txt.gz``)."""
     return word in _list("common_words.txt.gz")
 
 

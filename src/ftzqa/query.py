@@ -290,8 +290,8 @@ def _styled_runs(words: list[Word]) -> list[Word]:
 def _of_names(words: list[Word], tokens: list[str]) -> list[Word]:
     """In a question typed in lower case, the word after "<name> of" is part of that name: "ministry
     of finance" names a body the documents must mention whole, as "Ministry of Finance" would. The
-    first word may be a common word the documents write as a name ("Ministry of Commerce"): then
-    both are names."""
+    first word may be a common word the documents write as a name ("house of commons"): then both
+    are names."""
     out = list(words)
     for i, w in enumerate(out[:-1]):
         nxt = out[i + 1]
