@@ -147,3 +147,19 @@ def test_who_heads_asks_for_a_post_without_deputy() -> None:
     assert _passage(deputy).other_post("*") == "deputy director"
     # a passage naming no post at all is left to the other signals
     assert _signals("who runs the yunnan zone", TEXTS[0]).missing_names == 0.0
+
+
+def test_another_name_of_the_same_country_mentions_it() -> None:
+    texts = ["Most Cubans settled in the United States. The U.K. and China signed.", "Visas for foreigners in China."]
+    lexicon = Lexicon.build(texts)
+    vocab = {t for text in texts for t in TOKENIZE(text)}
+
+    def missing(question: str, text: str) -> float:
+        query = analyse(question, lexicon, TOKENIZE, vocab.__contains__)
+        return signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE).missing_names
+
+    assert missing("Where did Cubans settle in America?", texts[0]) == 0.0  # "the United States"
+    assert missing("what did britain sign", texts[0]) == 0.0  # "U.K." as written, dots out
+    assert missing("Where did Cubans settle in America?", texts[1]) == 1.0
+    # names of the country, not of its people: Chinese citizens are not foreigners in China
+    assert missing("visas for chinese citizens", texts[1]) == 1.0
