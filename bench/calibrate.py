@@ -120,7 +120,7 @@ def best_logit(x: np.ndarray, bias: float, w: np.ndarray, outranked: float = DEF
 # more: real questions asked of one article's index use words it never saw more often than
 # questions asked of a broad index do, so "unknown words" had come to mean "a narrow index"
 SIGN = {"cosine": 1, "coverage": 1, "topic_coverage": 1, "unknown_names": -1, "unknown_terms": -1,
-        "names_near": 1, "type_ok": 1, "rival": -1, "missing_names": -1}
+        "names_near": 1, "type_ok": 1, "rival": -1, "missing_names": -1, "missing_words": -1}
 
 
 def fit(
@@ -159,7 +159,12 @@ CANDIDATES = {
     "rule only (cosine)": ("cosine",),
     "rule + cosine, coverage": ("cosine", "coverage"),
     "rule + all but rival": ("cosine", "coverage", "topic_coverage", "unknown_terms", "names_near", "type_ok"),
-    "rule + all": ("cosine", "coverage", "topic_coverage", "unknown_terms", "names_near", "type_ok", "rival"),
+    "rule + all but missing words": (
+        "cosine", "coverage", "topic_coverage", "unknown_terms", "names_near", "type_ok", "rival",
+    ),
+    "rule + all": (
+        "cosine", "coverage", "topic_coverage", "unknown_terms", "names_near", "type_ok", "rival", "missing_words",
+    ),
 }
 CHOSEN = "rule + all"
 

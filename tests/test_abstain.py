@@ -64,6 +64,18 @@ def test_topic_coverage_and_unknown_words() -> None:
     assert _signals("yunnan market", TEXTS[0]).unknown_terms == 0.0
 
 
+def test_missing_words_counts_the_topic_words_a_passage_lacks() -> None:
+    assert _signals("new market entities per day in yunnan", TEXTS[0]).missing_words == 0.0
+    # "exports" and "rose" are not in the Yunnan passage: two of four, each a quarter
+    assert _signals("exports rose market entities yunnan", TEXTS[0]).missing_words == 0.5
+    many = _signals("exports imports rose grew market entities yunnan", TEXTS[0])
+    assert many.missing_words == 1.0  # four or more
+    # the fitted model counts it against the answer: the same passage, more of the question missing
+    base = Signals(cosine=0.5, coverage=0.6, topic_coverage=0.6)
+    more = Signals(cosine=0.5, coverage=0.6, topic_coverage=0.6, missing_words=1.0)
+    assert DEFAULT_MODEL.probability(more) < DEFAULT_MODEL.probability(base)
+
+
 def test_rival_the_topic_is_covered_better_where_a_name_is_missing() -> None:
     query = analyse("new market entities per day in guangxi", LEXICON, TOKENIZE, VOCAB.__contains__)
     assert rival_topic(query, _passage(TEXTS[0]), lambda t: 1.0) == 1.0  # all the topic, not Guangxi

@@ -103,6 +103,10 @@ def test_figure_questions_need_a_passage_with_a_number() -> None:
     assert asks_figure("how many biomedical companies are in jiangsu")
     assert asks_figure("yunnan share of foreign trade") and asks_figure("What percentage of imports?")
     assert not asks_figure("How long did it take?") and not asks_figure("who is the director")
+    # "number of" / "share of" asks for a figure only when it is what the question asks for
+    assert asks_figure("What was the total number of new firms?") and asks_figure("number of new firms in yunnan")
+    assert not asks_figure("Which province has the largest share of foreign trade?")  # asks for a province
+    assert not asks_figure("what limits the number of trains each day")  # asks what limits it
     assert holds_figure("879 trains") and holds_figure("seventeen times") and holds_figure("up a third")
     assert holds_figure("up 5 percent") and not holds_figure("a number of major companies")
 

@@ -1,4 +1,4 @@
-"""Decide whether the documents answer a question: a small logistic model over nine signals.
+"""Decide whether the documents answer a question: a small logistic model over ten signals.
 
 For each of the top-ranked passages (all signals in [0, 1]):
 
@@ -27,7 +27,11 @@ For each of the top-ranked passages (all signals in [0, 1]):
   evidence sentence holds the kind asked for (a number for "how many", a date for "when", a
   person or body for "who", a percentage for "what share"); 0 otherwise;
 - ``rival``: how much better another of the top ten passages, one that misses a name of the
-  question, covers the question's topic words: the documents say it, but for someone else.
+  question, covers the question's topic words: the documents say it, but for someone else;
+- ``missing_words``: how many of the question's topic words the passage lacks (a quarter for each,
+  at most 1): ``coverage`` weighs words by rarity, so a passage that shares the question's two
+  rarest words but lacks four of its other words still covers much of it; a question from another
+  document usually misses several.
 
 p(answered) = sigmoid(bias + w . signals); the question is answered when the best of the top
 passages reaches the threshold. When the best-ranked passage fails the ``missing_names`` rule (it
@@ -66,7 +70,9 @@ SIGNALS = (
     "names_near",
     "type_ok",
     "rival",
+    "missing_words",
 )
+MISSING_WORDS_FULL = 4  # missing_words is 1 from this many missing topic words
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,7 @@ class Signals:
     names_near: float = 1.0
     type_ok: float = 1.0
     rival: float = 0.0
+    missing_words: float = 0.0
 
     def as_list(self) -> list[float]:
         return [getattr(self, name) for name in SIGNALS]
@@ -122,7 +129,7 @@ class AbstainModel:
 
 # fitted by: python bench/calibrate.py  (see README, "Not in the documents")
 DEFAULT_MODEL = AbstainModel(
-    bias=-5.692, weights=(5.701, 2.731, 1.158, 0.0, 0.0, 0.0, 0.601, 0.536, -0.754), threshold=0.167,
+    bias=-5.119, weights=(5.726, 2.345, 0.955, 0.0, 0.0, 0.0, 0.641, 0.550, -0.840, -0.659), threshold=0.181,
     outranked=0.5,
 )
 
@@ -327,6 +334,7 @@ def signals(
     topic_weight = {t: idf(t) for w in query.topic for t in w.terms}
     topic_total = sum(topic_weight.values())
     unseen = {t for w in query.topic if not w.known for t in w.terms}
+    lacking = {w.text for w in query.topic if not all(t in passage.terms for t in w.terms)}
     return Signals(
         cosine=cosine,
         coverage=coverage,
@@ -337,6 +345,7 @@ def signals(
         names_near=evidence.names_near,
         type_ok=1.0 if evidence.holds_type else 0.0,
         rival=max(0.0, rival - _share(topic_weight, passage.terms, topic_total, empty=1.0)),
+        missing_words=min(1.0, len(lacking) / MISSING_WORDS_FULL),
     )
 
 
