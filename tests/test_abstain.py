@@ -133,6 +133,18 @@ def test_a_run_of_capitalised_words_goes_on_over_of_and_the() -> None:
     assert signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE).missing_names == 1.0
 
 
+def test_a_run_of_capitalised_words_goes_on_over_a_possessive() -> None:
+    text = 'In 1747 he set up a debating society, "Edmund Burke\'s Club", which met weekly.'
+    assert frozenset({"edmund", "burke", "club"}) in _passage(text).name_runs()
+    lexicon = Lexicon.build([text])
+    vocab = set(TOKENIZE(text))
+    query = analyse("Where is Oak Tree Country Club?", lexicon, TOKENIZE, vocab.__contains__)
+    # its "Club" is Edmund Burke's club, not a later mention of the Oak Tree Country Club
+    assert signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE).missing_names == 1.0
+    query = analyse("Who founded Edmund Burke's Club?", lexicon, TOKENIZE, vocab.__contains__)
+    assert signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE).missing_names == 0.0
+
+
 def test_a_post_named_only_with_deputy_before_it_is_another_post() -> None:
     text = "Zhu Yimin, deputy director of the Jiangsu Provincial Department of Commerce, spoke."
     assert _signals("who is the director of the jiangsu commerce department", text).missing_names == 1.0

@@ -74,6 +74,12 @@ def test_numbers_and_years_are_constraints() -> None:
     assert [(w.text, w.known) for w in numbers] == [("2019", False), ("41.8", True)]
 
 
+def test_an_ordinal_ending_is_no_word_of_the_question() -> None:
+    q = _analyse("Who led the 5th zone and the 21st batch?")
+    assert not {"th", "st"} & {w.text for w in q.words}
+    assert "rd" in {w.text for w in _analyse("exports along rd 5").words}  # not after a digit: a word
+
+
 def test_the_first_word_capitalised_is_not_a_name_unless_the_documents_say_so() -> None:
     q = _analyse("Leases in Hainan?")
     kinds = {w.text: w.kind for w in q.words}

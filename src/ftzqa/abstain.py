@@ -261,8 +261,9 @@ class Passage:
         return self._run_initials
 
     def name_runs(self) -> list[frozenset[str]]:
-        """The passage's runs of capitalised words, lower case, joined over "of" and "the": "Yunnan
-        Pilot Free Trade Zone", "Department of Commerce", "Lee" (in "Lee's only book"). One pass."""
+        """The passage's runs of capitalised words, lower case, joined over "of", "the" and a
+        possessive: "Yunnan Pilot Free Trade Zone", "Department of Commerce", "Edmund Burke's Club",
+        "Lee" (in "Lee's only book"). One pass."""
         if self._runs is None:
             runs: list[frozenset[str]] = []
             run: list[str] = []
@@ -274,6 +275,8 @@ class Passage:
                     run.append(word.lower())
                 elif run and spaced and word in _RUN_JOINS:
                     pass  # "Department of Commerce": the run may go on after "of"
+                elif run and word == "s" and self._text[end : m.start()] in ("'", "\u2019"):
+                    pass  # "Edmund Burke's Club": one name, so its "Club" is not a club on its own
                 else:
                     if run:
                         runs.append(frozenset(run))

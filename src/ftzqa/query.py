@@ -93,6 +93,7 @@ NUMBER_WORDS = (
     "seventeen eighteen nineteen twenty"
 ).split()
 NAME, NUMBER, TOPIC = "name", "number", "topic"
+_ORDINAL_ENDINGS = frozenset({"st", "nd", "rd", "th"})  # "5th" is read as "5" and "th": no word
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +213,8 @@ def analyse(
         at += 1 if not gap.strip() or gap == "-" else 2
         is_first, first = first, False
         index += 1
-        if not terms or low in type_words or low in FUNCTION_WORDS or low in ASKING_WORDS or len(low) == 1:
+        ordinal = low in _ORDINAL_ENDINGS and m.start() > 0 and question[m.start() - 1].isdigit()  # "5th"
+        if not terms or low in type_words or low in FUNCTION_WORDS or low in ASKING_WORDS or len(low) == 1 or ordinal:
             pieces.append(surface)
             continue
         is_known = all(known(t) for t in terms)
