@@ -58,6 +58,20 @@ def test_a_two_letter_acronym_is_mentioned_by_a_whole_name_with_those_initials()
     assert _signals("exports to the UK", text).missing_names == 1.0
 
 
+def test_an_acronym_typed_in_lower_case_is_mentioned_by_its_whole_name() -> None:
+    texts = ["Many regions adopted DST in the 1970s.", "Daylight saving time shifts clocks by an hour in spring."]
+    lexicon = Lexicon.build(texts)
+    vocab = {t for text in texts for t in TOKENIZE(text)}
+
+    def missing(question: str, text: str) -> float:
+        query = analyse(question, lexicon, TOKENIZE, vocab.__contains__)
+        return signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE).missing_names
+
+    assert missing("when do clocks shift under DST", texts[1]) == 0.0
+    assert missing("when do clocks shift under dst", texts[1]) == 0.0  # "dst" is the documents' DST
+    assert missing("when do clocks shift under dst", "Clocks shift by an hour in spring.") == 1.0
+
+
 def test_topic_coverage_and_unknown_words() -> None:
     s = _signals("yunnan land leases", TEXTS[0])
     assert s.topic_coverage == 0.0 and s.unknown_terms == 1.0

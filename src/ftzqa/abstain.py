@@ -231,7 +231,10 @@ class Passage:
         if all(len(t) >= PREFIX and t[:PREFIX] in self.prefixes for t in word.terms):
             return True
         letters = word.surface
-        if not (2 <= len(letters) <= 6 and letters.isalpha() and (letters.isupper() or not word.known)):
+        # an acronym as written ("DST"), typed in lower case ("dst": a name, so the documents write
+        # it in capitals), or a word the index never saw
+        acronym = letters.isupper() or (letters.islower() and word.kind == NAME) or not word.known
+        if not (2 <= len(letters) <= 6 and letters.isalpha() and acronym):
             return False
         if letters.upper() in self.compact():
             return True
