@@ -112,16 +112,22 @@ def asks_figure(question: str) -> bool:
     ("which group has the highest rate of ..." asks for a group). A passage without any number
     cannot answer it."""
     words = [w.lower() for w in _WORD.findall(question[:2000])]
-    asking = -1  # position of the latest question word
-    for i, (w, nxt) in enumerate(zip(words, words[1:], strict=False)):
-        if w in _QUESTION_WORDS:
-            asking = i
+    # "number of" / "share of" asks for a figure when it is what the question asks for: in a keyword
+    # query (no question word before it), or with only "is the", "was the total" ... between the
+    # latest question word and it ("what was the number of"); not "which province has the largest
+    # share of" (asks for a province) or "what limits the number of people" (asks what limits it)
+    asking, asked_for = False, True  # a question word seen; only fillers since the latest one
+    for w, nxt in zip(words, words[1:], strict=False):
         if w == "how" and nxt in ("many", "much"):
             return True
         if w in ("what", "which") and nxt in _FIGURE_WORDS:
             return True
-        if nxt == "of" and w in _FIGURE_WORDS and _asked_for(words[asking + 1 : i] if asking >= 0 else None):
+        if nxt == "of" and w in _FIGURE_WORDS and (not asking or asked_for):
             return True
+        if w in _QUESTION_WORDS:
+            asking, asked_for = True, True
+        elif w not in _ASKING_FILLER:
+            asked_for = False
     if words and words[-1] in _TRAILING_FIGURE and not _QUESTION_WORDS.intersection(words):
         return True
     return "%" in question
@@ -129,14 +135,6 @@ def asks_figure(question: str) -> bool:
 
 # between a question word and "number of" / "share of" that it asks for: "what was the total number of"
 _ASKING_FILLER = frozenset("is was are were be the a an total overall exact approximate estimated current".split())
-
-
-def _asked_for(between: list[str] | None) -> bool:
-    """Whether a "number of" / "share of" after these words (those since the latest question word;
-    None: the question has none, a keyword query) is what the question asks for: "what is the number
-    of", "number of new firms", not "which province has the largest share of" (asks for a province)
-    or "what limits the number of people" (asks what limits it)."""
-    return between is None or all(w in _ASKING_FILLER for w in between)
 
 
 def asks_share(question: str) -> bool:
