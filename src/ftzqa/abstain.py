@@ -28,10 +28,11 @@ For each of the top-ranked passages (all signals in [0, 1]):
   person or body for "who", a percentage for "what share"); 0 otherwise;
 - ``rival``: how much better another of the top ten passages, one that misses a name of the
   question, covers the question's topic words: the documents say it, but for someone else;
-- ``missing_words``: how many of the question's topic words the passage lacks (a quarter for each,
-  at most 1): ``coverage`` weighs words by rarity, so a passage that shares the question's two
-  rarest words but lacks four of its other words still covers much of it; a question from another
-  document usually misses several.
+- ``missing_words``: how many of the question's topic words the passage does not mention (a
+  quarter for each, at most 1; the words the reason line lists as "not in this passage"):
+  ``coverage`` weighs words by rarity, so a passage that shares the question's two rarest words but
+  lacks four of its other words still covers much of it; a question from another document usually
+  misses several.
 
 p(answered) = sigmoid(bias + w . signals); the question is answered when the best of the top
 passages reaches the threshold. When the best-ranked passage fails the ``missing_names`` rule (it
@@ -129,7 +130,7 @@ class AbstainModel:
 
 # fitted by: python bench/calibrate.py  (see README, "Not in the documents")
 DEFAULT_MODEL = AbstainModel(
-    bias=-5.119, weights=(5.726, 2.345, 0.955, 0.0, 0.0, 0.0, 0.641, 0.550, -0.840, -0.659), threshold=0.181,
+    bias=-5.032, weights=(5.731, 2.325, 0.937, 0.0, 0.0, 0.0, 0.587, 0.550, -0.869, -0.711), threshold=0.188,
     outranked=0.5,
 )
 
@@ -340,7 +341,7 @@ def signals(
     topic_weight = {t: idf(t) for w in query.topic for t in w.terms}
     topic_total = sum(topic_weight.values())
     unseen = {t for w in query.topic if not w.known for t in w.terms}
-    lacking = {w.text for w in query.topic if not all(t in passage.terms for t in w.terms)}
+    lacking = {w.text for w in query.topic if not passage.mentions(w)}  # as the reason line lists them
     return Signals(
         cosine=cosine,
         coverage=coverage,

@@ -106,6 +106,10 @@ def asked(question: str) -> tuple[str | None, frozenset[str]]:
     return None, frozenset()
 
 
+# between a question word and "number of" / "share of" that it asks for: "what was the total number of"
+_ASKING_FILLER = frozenset("is was are were be the a an total overall exact approximate estimated current".split())
+
+
 def asks_figure(question: str) -> bool:
     """The question can only be answered with a figure: "how many", "how much", "what percentage",
     "number of ...", "share of ...", or a keyword query ending in "rate", "total", "value" ...
@@ -131,10 +135,6 @@ def asks_figure(question: str) -> bool:
     if words and words[-1] in _TRAILING_FIGURE and not _QUESTION_WORDS.intersection(words):
         return True
     return "%" in question
-
-
-# between a question word and "number of" / "share of" that it asks for: "what was the total number of"
-_ASKING_FILLER = frozenset("is was are were be the a an total overall exact approximate estimated current".split())
 
 
 def asks_share(question: str) -> bool:
