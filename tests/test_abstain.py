@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ftzqa.abstain import DEFAULT_MODEL, SIGNALS, Passage, Signals, rival_topic, signals
 from ftzqa.evidence import Evidence
 from ftzqa.lexicon import Lexicon
@@ -27,6 +29,18 @@ def _passage(text: str) -> Passage:
 def _signals(question: str, text: str) -> Signals:
     query = analyse(question, LEXICON, TOKENIZE, VOCAB.__contains__)
     return signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE)
+
+
+def _missing_names_over(texts: list[str]) -> Callable[[str, str], float]:
+    """``missing_names`` of a question against one passage, in an index of ``texts``."""
+    lexicon = Lexicon.build(texts)
+    vocab = {t for text in texts for t in TOKENIZE(text)}
+
+    def missing(question: str, text: str) -> float:
+        query = analyse(question, lexicon, TOKENIZE, vocab.__contains__)
+        return signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE).missing_names
+
+    return missing
 
 
 def test_a_passage_missing_a_name_of_the_question_is_never_the_answer() -> None:
@@ -60,12 +74,7 @@ def test_a_two_letter_acronym_is_mentioned_by_a_whole_name_with_those_initials()
 
 def test_an_acronym_typed_in_lower_case_is_mentioned_by_its_whole_name() -> None:
     texts = ["Many regions adopted DST in the 1970s.", "Daylight saving time shifts clocks by an hour in spring."]
-    lexicon = Lexicon.build(texts)
-    vocab = {t for text in texts for t in TOKENIZE(text)}
-
-    def missing(question: str, text: str) -> float:
-        query = analyse(question, lexicon, TOKENIZE, vocab.__contains__)
-        return signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE).missing_names
+    missing = _missing_names_over(texts)
 
     assert missing("when do clocks shift under DST", texts[1]) == 0.0
     assert missing("when do clocks shift under dst", texts[1]) == 0.0  # "dst" is the documents' DST
@@ -119,12 +128,7 @@ def test_a_later_mention_by_the_last_word_alone_names_the_same_one() -> None:
         "Lee's father was a lawyer, and the Archive holds his letters.",
         "The Hebei Pilot Free Trade Zone grew. Harper Collins published it.",
     ]
-    lexicon = Lexicon.build(texts)
-    vocab = {t for text in texts for t in TOKENIZE(text)}
-
-    def missing(question: str, text: str) -> float:
-        query = analyse(question, lexicon, TOKENIZE, vocab.__contains__)
-        return signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE).missing_names
+    missing = _missing_names_over(texts)
 
     assert missing("What did Harper Lee's father do?", texts[1]) == 0.0  # "Lee" on its own
     assert missing("what does the internet archive hold", texts[1]) == 0.0  # "the Archive"
@@ -140,23 +144,17 @@ def test_a_run_of_capitalised_words_goes_on_over_of_and_the() -> None:
     assert frozenset({"yunnan", "provincial", "department", "commerce"}) in runs
     assert frozenset({"lee"}) in runs  # "of the team": no capital after the joins, the run ends
     # so "Commerce" there is the Yunnan department's, not a later mention of a Guangdong one
-    lexicon = Lexicon.build([text])
-    vocab = set(TOKENIZE(text))
-    query = analyse("who is the deputy director of the guangdong commerce department", lexicon, TOKENIZE,
-                    vocab.__contains__)
-    assert signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE).missing_names == 1.0
+    missing = _missing_names_over([text])
+    assert missing("who is the deputy director of the guangdong commerce department", text) == 1.0
 
 
 def test_a_run_of_capitalised_words_goes_on_over_a_possessive() -> None:
     text = 'In 1747 he set up a debating society, "Edmund Burke\'s Club", which met weekly.'
     assert frozenset({"edmund", "burke", "club"}) in _passage(text).name_runs()
-    lexicon = Lexicon.build([text])
-    vocab = set(TOKENIZE(text))
-    query = analyse("Where is Oak Tree Country Club?", lexicon, TOKENIZE, vocab.__contains__)
+    missing = _missing_names_over([text])
     # its "Club" is Edmund Burke's club, not a later mention of the Oak Tree Country Club
-    assert signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE).missing_names == 1.0
-    query = analyse("Who founded Edmund Burke's Club?", lexicon, TOKENIZE, vocab.__contains__)
-    assert signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE).missing_names == 0.0
+    assert missing("Where is Oak Tree Country Club?", text) == 1.0
+    assert missing("Who founded Edmund Burke's Club?", text) == 0.0
 
 
 def test_a_post_named_only_with_deputy_before_it_is_another_post() -> None:
@@ -189,12 +187,7 @@ def test_who_heads_asks_for_a_post_without_deputy() -> None:
 
 def test_another_name_of_the_same_country_mentions_it() -> None:
     texts = ["Most Cubans settled in the United States. The U.K. and China signed.", "Visas for foreigners in China."]
-    lexicon = Lexicon.build(texts)
-    vocab = {t for text in texts for t in TOKENIZE(text)}
-
-    def missing(question: str, text: str) -> float:
-        query = analyse(question, lexicon, TOKENIZE, vocab.__contains__)
-        return signals(query, _passage(text), 0.6, lambda t: 1.0, EVIDENCE).missing_names
+    missing = _missing_names_over(texts)
 
     assert missing("Where did Cubans settle in America?", texts[0]) == 0.0  # "the United States"
     assert missing("what did britain sign", texts[0]) == 0.0  # "U.K." as written, dots out
