@@ -81,6 +81,14 @@ def test_an_acronym_typed_in_lower_case_is_mentioned_by_its_whole_name() -> None
     assert missing("when do clocks shift under dst", "Clocks shift by an hour in spring.") == 1.0
 
 
+def test_an_ordinal_is_mentioned_as_a_number_or_a_word() -> None:
+    texts = ["The fifth batch of reforms was issued.", "The 5th batch of reforms was issued.", "A batch of reforms."]
+    missing = _missing_names_over(texts)
+    assert missing("5th batch of reforms", texts[0]) == 0.0 and missing("5th batch of reforms", texts[1]) == 0.0
+    assert missing("5th batch of reforms", texts[2]) == 1.0  # no such batch there
+    assert missing("4th batch of reforms", texts[0]) == 1.0
+
+
 def test_topic_coverage_and_unknown_words() -> None:
     s = _signals("yunnan land leases", TEXTS[0])
     assert s.topic_coverage == 0.0 and s.unknown_terms == 1.0

@@ -74,9 +74,11 @@ def test_numbers_and_years_are_constraints() -> None:
     assert [(w.text, w.known) for w in numbers] == [("2019", False), ("41.8", True)]
 
 
-def test_an_ordinal_ending_is_no_word_of_the_question() -> None:
+def test_an_ordinal_is_a_number_the_passage_must_state() -> None:
     q = _analyse("Who led the 5th zone and the 21st batch?")
-    assert not {"th", "st"} & {w.text for w in q.words}
+    assert not {"th", "st"} & {w.text for w in q.words}  # the ending is read with its number
+    numbers = {w.surface: w for w in q.words if w.kind == NUMBER_WORD}
+    assert set(numbers) == {"5th", "21st"} and numbers["5th"].also == ("fifth",)
     assert "rd" in {w.text for w in _analyse("exports along rd 5").words}  # not after a digit: a word
 
 

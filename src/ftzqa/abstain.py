@@ -227,7 +227,7 @@ class Passage:
     def mentions(self, word: Word) -> bool:
         """The passage holds ``word``: all its terms, or a form sharing its first letters, or (for
         an acronym) words whose initials spell it."""
-        if all(t in self.terms for t in word.terms):
+        if all(t in self.terms for t in word.terms) or (word.also and all(t in self.terms for t in word.also)):
             return True
         if all(len(t) >= PREFIX and t[:PREFIX] in self.prefixes for t in word.terms):
             return True

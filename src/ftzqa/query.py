@@ -93,7 +93,11 @@ NUMBER_WORDS = (
     "seventeen eighteen nineteen twenty"
 ).split()
 NAME, NUMBER, TOPIC = "name", "number", "topic"
-_ORDINAL_ENDINGS = frozenset({"st", "nd", "rd", "th"})  # "5th" is read as "5" and "th": no word
+_ORDINAL_ENDINGS = frozenset({"st", "nd", "rd", "th"})  # "5th" is read as "5" and "th"
+ORDINAL_WORDS = (
+    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+    "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth"
+).split()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,7 @@ class Word:
     known: bool  # the index holds all of its terms
     at: int = 0  # position among the question's tokens (adjacent words form phrases)
     styled: bool = False  # the documents write it as a name, though it is also a common word ("court")
+    also: tuple[str, ...] = ()  # terms of another form that mentions it as well ("fifth" for "5th")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +218,20 @@ def analyse(
         at += 1 if not gap.strip() or gap == "-" else 2
         is_first, first = first, False
         index += 1
-        ordinal = low in _ORDINAL_ENDINGS and m.start() > 0 and question[m.start() - 1].isdigit()  # "5th"
-        if not terms or low in type_words or low in FUNCTION_WORDS or low in ASKING_WORDS or len(low) == 1 or ordinal:
+        if low in _ORDINAL_ENDINGS and m.start() > 0 and question[m.start() - 1].isdigit():
+            pieces.append(surface)  # the "th" of "5th": read with its number, below
+            continue
+        ending = question[m.end() : m.end() + 3].lower()
+        if low.isdigit() and ending[:2] in _ORDINAL_ENDINGS and not ending[2:].isalnum():
+            # "5th batch": a number the passage must state, as "5th" or as "fifth"
+            spelled = ORDINAL_WORDS[int(low)] if int(low) < len(ORDINAL_WORDS) else ""
+            also = tuple(tokenize(spelled)) if spelled else ()
+            words.append(Word(surface + ending[:2], low, NUMBER, tuple(terms),
+                              all(known(t) for t in terms) or (bool(also) and all(known(t) for t in also)),
+                              at, also=also))
+            pieces.append(surface)
+            continue
+        if not terms or low in type_words or low in FUNCTION_WORDS or low in ASKING_WORDS or len(low) == 1:
             pieces.append(surface)
             continue
         is_known = all(known(t) for t in terms)
