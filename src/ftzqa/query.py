@@ -224,7 +224,7 @@ def analyse(
         ending = question[m.end() : m.end() + 3].lower()
         if low.isdigit() and ending[:2] in _ORDINAL_ENDINGS and not ending[2:].isalnum():
             # "5th batch": a number the passage must state, as "5th" or as "fifth"
-            spelled = ORDINAL_WORDS[int(low)] if int(low) < len(ORDINAL_WORDS) else ""
+            spelled = ORDINAL_WORDS[int(low)] if len(low) <= 2 and int(low) < len(ORDINAL_WORDS) else ""
             also = tuple(tokenize(spelled)) if spelled else ()
             words.append(Word(surface + ending[:2], low, NUMBER, tuple(terms),
                               all(known(t) for t in terms) or (bool(also) and all(known(t) for t in also)),
