@@ -41,6 +41,27 @@ def test_typos_are_corrected_and_the_searched_question_says_so() -> None:
     assert all(w.known for w in q.words)
 
 
+def test_a_capitalised_unknown_word_is_a_name_not_a_typo_of_a_plain_word() -> None:
+    texts = ["Gold and platinum were mined in Shandong.", "Platinum prices rose."]
+    lexicon = Lexicon.build(texts)
+    vocab = {t for text in texts for t in TOKENIZE(text)}
+
+    def corrections(question: str) -> list[tuple[str, str]]:
+        q = analyse(question, lexicon, TOKENIZE, vocab.__contains__)
+        return [(c.typed, c.used) for c in q.corrections]
+
+    # "Plotinus" is a philosopher, not "platinum", which the documents never capitalise mid-sentence
+    assert corrections("What sort of philosopher was Plotinus?") == []
+    plotinus = next(w for w in analyse("What sort of philosopher was Plotinus?", lexicon, TOKENIZE,
+                                       vocab.__contains__).words if w.surface == "Plotinus")
+    assert plotinus.kind == NAME and not plotinus.known
+    # a typo of a word the documents capitalise is still corrected, and so is any typo typed in
+    # lower case or in a question mostly in capitals
+    assert corrections("How much gold was mined in Shangdong?") == [("Shangdong", "shandong")]
+    assert corrections("how much platnum was mined") == [("platnum", "platinum")]
+    assert corrections("How Much Platnum Was Mined?") == [("Platnum", "platinum")]
+
+
 def test_last_year_is_a_period_the_passage_must_state() -> None:
     q = _analyse("how much foreign capital was used last year")
     assert [p.label for p in q.periods] == ["last year"]

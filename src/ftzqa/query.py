@@ -199,6 +199,13 @@ def analyse(
     tokens = _TOKEN.findall(question)
     cased = any(t[:1].isupper() for t in tokens[1:])
     in_run = _capitalised_runs(question) if cased else set()
+    # in a question with lower-case words, a capitalised word the documents never use is a name
+    # the asker wrote with care ("Plotinus"), not a typo of a plain word ("platinum"): it is
+    # corrected only to a word the documents write capitalised at least once in mid-sentence
+    # ("Shangdong" -> "Shandong", "Pradox of the Stone" -> "Paradox of the Stone"). A
+    # question mostly in capitals ("What were Heilongjiang Expots") says nothing about which are.
+    lower = sum(t[:1].islower() for t in tokens[1:])
+    names_cased = cased and lower > len(tokens) - 1 - lower
     index = -1
     pieces: list[str] = []
     words: list[Word] = []
@@ -255,7 +262,14 @@ def analyse(
         if not is_known:
             fixed = SHORTHAND.get(low)
             if fixed is None and lexicon is not None:
-                fixed = lexicon.spell_out(low) or lexicon.correct(low) or lexicon.blend(low)
+                fixed = lexicon.spell_out(low)
+                if fixed is None:
+                    fixed = lexicon.correct(low)
+                    if fixed and names_cased and not is_first and surface[0].isupper() and not _ever_capitalised(
+                        lexicon, fixed
+                    ):
+                        fixed = None
+                fixed = fixed or lexicon.blend(low)
             if fixed:
                 text, terms = fixed, tokenize(fixed)
                 is_known = bool(terms) and all(known(t) for t in terms)
@@ -290,6 +304,12 @@ def analyse(
         question, searched, tuple(words), tuple(corrections), kind, type_words, asks_figure(question),
         periods(searched), roles(searched), asks_share(question),
     )
+
+
+def _ever_capitalised(lexicon: Lexicon, word: str) -> bool:
+    """The documents write ``word`` capitalised in the middle of a sentence at least once."""
+    stats = lexicon.stats(word)
+    return stats is not None and stats.capitalised > 0
 
 
 def _styled_runs(words: list[Word]) -> list[Word]:
