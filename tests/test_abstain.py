@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ftzqa.abstain import DEFAULT_MODEL, SIGNALS, Passage, Signals, rival_topic, signals
+from ftzqa.abstain import DEFAULT_MODEL, SIGNALS, Passage, Signals, is_subject, paragraphs, rival_topic, signals
 from ftzqa.evidence import Evidence
 from ftzqa.lexicon import Lexicon
 from ftzqa.query import analyse
@@ -202,3 +202,39 @@ def test_another_name_of_the_same_country_mentions_it() -> None:
     assert missing("Where did Cubans settle in America?", texts[1]) == 1.0
     # names of the country, not of its people: Chinese citizens are not foreigners in China
     assert missing("visas for chinese citizens", texts[1]) == 1.0
+
+
+GREEKS = "\n\n".join([
+    "The Greeks have lived in Greece and Asia Minor for millennia.",
+    "Greek colonies spread across the Mediterranean, from Greece to Sicily.",
+    "The modern state was officially formed in 1830 after the war of independence.",
+    "Many Greeks emigrated to the United States and Australia in the 20th century.",
+    "Greece joined the European Union in 1981.",
+    "The Greek minority of Turkey has dwindled to a few thousand.",
+])
+
+
+def test_a_documents_subject_is_mentioned_by_each_of_its_passages() -> None:
+    blocks = paragraphs(GREEKS)
+    assert len(blocks) == 6 and blocks[0].startswith("the greeks")
+    assert is_subject(blocks, ("greece",)) and is_subject(blocks, ("greeks",))  # in 3 and 2 of 6
+    assert not is_subject(blocks, ("turkey",)) and not is_subject(blocks, ("greece", "turkey"))  # in one
+    assert not is_subject(blocks, ("gree",))  # whole words only
+    assert not is_subject(blocks[:4], ("greece",))  # too short a document to tell
+    texts = GREEKS.split("\n\n")
+    lexicon = Lexicon.build(texts)
+    vocab = {t for text in texts for t in TOKENIZE(text)}
+    state = texts[2]
+
+    def missing(question: str, with_subject: bool) -> float:
+        query = analyse(question, lexicon, TOKENIZE, vocab.__contains__)
+        subject = (lambda words: is_subject(blocks, words)) if with_subject else None
+        passage = Passage(set(TOKENIZE(state)), state, subject=subject)
+        return signals(query, passage, 0.6, lambda t: 1.0, EVIDENCE).missing_names
+
+    assert missing("When was the Greece we know today officially formed?", False) == 1.0
+    assert missing("When was the Greece we know today officially formed?", True) == 0.0
+    # a name the document uses only now and then is still one the passage must mention
+    assert missing("When was the Turkey we know today officially formed?", True) == 1.0
+    # and so is a number, however often the document gives it
+    assert missing("What was formed in 1821?", True) == 1.0

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .answertype import holds_figure, only_changes
@@ -74,6 +74,8 @@ SIGNALS = (
     "missing_words",
 )
 MISSING_WORDS_FULL = 4  # missing_words is 1 from this many missing topic words
+SUBJECT_SHARE = 1 / 3  # a name in this share of a document's paragraphs is its subject ...
+SUBJECT_MIN_PARAGRAPHS = 5  # ... in a document of at least this many
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +157,15 @@ _ALIASES = {form.lower(): group for group in _ALIAS_GROUPS for form in group}
 class Passage:
     """What the verdict looks up in one passage: its terms, term prefixes and word initials."""
 
-    def __init__(self, terms: set[str], text: str, body: str | None = None) -> None:
+    def __init__(
+        self, terms: set[str], text: str, body: str | None = None,
+        subject: Callable[[tuple[str, ...]], bool] | None = None,
+    ) -> None:
         """``text``: the passage with its title and section; ``body``: the passage alone (default
-        ``text``), where a figure must be: "one year on" in the title answers no "how many"."""
+        ``text``), where a figure must be: "one year on" in the title answers no "how many".
+        ``subject``: whether words (lower case) are its document's subject (``is_subject``)."""
         self.terms = terms
+        self._subject = subject
         self.prefixes = {t[:PREFIX] for t in terms if len(t) >= PREFIX and not t[0].isdigit()}
         self._text = text
         self._body = text if body is None else body
@@ -313,13 +320,38 @@ class Passage:
         group = _ALIASES.get(" ".join(w.text for w in phrase))
         if group is not None and any(self._says(form) for form in group):
             return True
-        if len(phrase) < 2 or any(w.kind != NAME for w in phrase):
+        if any(w.kind != NAME for w in phrase):
+            return False
+        if self._subject is not None and self._subject(tuple(w.text for w in phrase)):
+            return True
+        if len(phrase) < 2:
             return False
         if "".join(w.surface[0] for w in phrase).upper() in self.compact():
             return True
         words = {w.text for w in phrase} | {w.surface.lower() for w in phrase}
         tail = phrase[-1].text
         return len(tail) >= 3 and any(tail in run and run <= words for run in self.name_runs())
+
+
+def paragraphs(text: str) -> list[str]:
+    """A document's paragraphs (blocks between blank lines), lower case, for ``is_subject``."""
+    return [block.lower() for block in text.split("\n\n") if block.strip()]
+
+
+def is_subject(blocks: Sequence[str], words: Sequence[str]) -> bool:
+    """Each of ``words`` (lower case) is in at least ``SUBJECT_SHARE`` of a document's paragraphs
+    (``blocks``, from ``paragraphs``; at least ``SUBJECT_MIN_PARAGRAPHS`` of them): the document's
+    subject, which every passage of it is about without naming it. "Greece" in an article on the
+    Greeks, whose paragraph on the state formed in 1830 need not say "Greece" again. A literal
+    search with word edges for each word: linear in the document."""
+    if len(blocks) < SUBJECT_MIN_PARAGRAPHS or not words:
+        return False
+    least = SUBJECT_SHARE * len(blocks)
+    for word in words:
+        edged = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
+        if sum(1 for block in blocks if word in block and edged.search(block)) < least:
+            return False
+    return True
 
 
 def signals(

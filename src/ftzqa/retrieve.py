@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .abstain import DEFAULT_MODEL as DEFAULT_ABSTAIN
-from .abstain import AbstainModel, Signals, rival_topic, signals
+from .abstain import AbstainModel, Signals, is_subject, paragraphs, rival_topic, signals
 from .abstain import Passage as VerdictPassage
 from .embed import Embedder
 from .errors import InvalidQueryError
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 ABSTAIN_DEPTH = 3  # the decision looks at this many top passages
 
 
+SUBJECT_CACHE = 64  # documents whose paragraphs are kept for is_subject
 RIVAL_DEPTH = 10  # passages compared with the top ones ("the documents say it, but for someone else")
 
 
@@ -195,6 +196,7 @@ class Retriever:
         self.abstain = abstain
         self._embedder = embedder
         self._overlaps: bool | None = None
+        self._subjects: dict[tuple[str, str], list[str]] = {}  # (store version, doc_id) -> paragraphs
 
     @property
     def index(self) -> Store:
@@ -439,7 +441,23 @@ class Retriever:
 
     def _verdict_passage(self, passage: Passage) -> VerdictPassage:
         text = embed_input(passage, self.store.with_title)
-        return VerdictPassage(set(self.store.tokenize(text)), text, passage.text)
+        doc_id = passage.doc_id
+        return VerdictPassage(
+            set(self.store.tokenize(text)), text, passage.text, subject=lambda words: self._is_subject(doc_id, words)
+        )
+
+    def _is_subject(self, doc_id: str, words: tuple[str, ...]) -> bool:
+        """``abstain.is_subject`` for a document's paragraphs, read once per index version (the
+        last ``SUBJECT_CACHE`` documents asked about are kept)."""
+        key = (self.store.version, doc_id)
+        blocks = self._subjects.get(key)
+        if blocks is None:
+            doc = self.store.document(doc_id)
+            blocks = paragraphs(doc.text) if doc is not None else []
+            if len(self._subjects) >= SUBJECT_CACHE:
+                self._subjects.clear()
+            self._subjects[key] = blocks
+        return is_subject(blocks, words)
 
     def _signals(
         self,
