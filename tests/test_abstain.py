@@ -89,6 +89,22 @@ def test_an_ordinal_is_mentioned_as_a_number_or_a_word() -> None:
     assert missing("4th batch of reforms", texts[0]) == 1.0
 
 
+def test_a_decade_is_mentioned_by_any_of_its_years_and_a_century_by_its_name() -> None:
+    texts = ["He taught at Yale from 1975 to 1986.", "It spread in the 18th century.", "It spread in 1650."]
+    missing = _missing_names_over(texts)
+    assert missing("Where did he teach in the 1970s?", texts[0]) == 0.0
+    assert missing("Where did he teach in the 1990s?", texts[0]) == 1.0
+    assert missing("How did it spread in the 1700s?", texts[1]) == 0.0
+    assert missing("How did it spread in the 1700s?", texts[2]) == 1.0
+
+
+def test_an_acronym_in_the_plural_is_mentioned_by_the_singular() -> None:
+    texts = ["Holes through a PCB are drilled with carbide bits.", "Holes are drilled with carbide bits."]
+    missing = _missing_names_over(texts)
+    assert missing("What drills holes in PCBs?", texts[0]) == 0.0
+    assert missing("What drills holes in PCBs?", texts[1]) == 1.0
+
+
 def test_topic_coverage_and_unknown_words() -> None:
     s = _signals("yunnan land leases", TEXTS[0])
     assert s.topic_coverage == 0.0 and s.unknown_terms == 1.0

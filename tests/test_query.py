@@ -99,8 +99,22 @@ def test_an_ordinal_is_a_number_the_passage_must_state() -> None:
     q = _analyse("Who led the 5th zone and the 21st batch?")
     assert not {"th", "st"} & {w.text for w in q.words}  # the ending is read with its number
     numbers = {w.surface: w for w in q.words if w.kind == NUMBER_WORD}
-    assert set(numbers) == {"5th", "21st"} and numbers["5th"].also == ("fifth",)
+    assert set(numbers) == {"5th", "21st"} and numbers["5th"].also == (("fifth",),)
     assert "rd" in {w.text for w in _analyse("exports along rd 5").words}  # not after a digit: a word
+
+
+def test_a_decade_or_century_is_a_number_any_of_its_years_states() -> None:
+    q = _analyse("Where did he teach from the late 1970's to the 1980s, and in the 1700s?")
+    numbers = {w.surface: w for w in q.words if w.kind == NUMBER_WORD}
+    assert set(numbers) == {"1970's", "1980s", "1700s"}
+    assert numbers["1980s"].text == "1980" and ("1985",) in numbers["1980s"].also
+    assert ("1990",) not in numbers["1980s"].also and ("1980",) not in numbers["1980s"].also
+    century = numbers["1700s"].also
+    assert ("1750",) in century and ("1800",) not in century
+    assert tuple(TOKENIZE("18th century")) in century and tuple(TOKENIZE("eighteenth century")) in century
+    assert "s" not in {w.text for w in q.words}
+    # a year followed by an "s" that starts a word is no decade
+    assert {w.surface for w in _analyse("exports in 1980 surged").words if w.kind == NUMBER_WORD} == {"1980"}
 
 
 def test_the_first_word_capitalised_is_not_a_name_unless_the_documents_say_so() -> None:

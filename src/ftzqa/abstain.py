@@ -234,11 +234,13 @@ class Passage:
     def mentions(self, word: Word) -> bool:
         """The passage holds ``word``: all its terms, or a form sharing its first letters, or (for
         an acronym) words whose initials spell it."""
-        if all(t in self.terms for t in word.terms) or (word.also and all(t in self.terms for t in word.also)):
+        if all(t in self.terms for t in word.terms) or any(all(t in self.terms for t in alt) for alt in word.also):
             return True
         if all(len(t) >= PREFIX and t[:PREFIX] in self.prefixes for t in word.terms):
             return True
         letters = word.surface
+        if len(letters) >= 3 and letters[-1] == "s" and letters[:-1].isupper():
+            letters = letters[:-1]  # "PCBs": one "PCB" or more
         # an acronym as written ("DST"), typed in lower case ("dst": a name, so the documents write
         # it in capitals), or a word the index never saw
         acronym = letters.isupper() or (letters.islower() and word.kind == NAME) or not word.known

@@ -117,7 +117,9 @@ class Word:
     known: bool  # the index holds all of its terms
     at: int = 0  # position among the question's tokens (adjacent words form phrases)
     styled: bool = False  # the documents write it as a name, though it is also a common word ("court")
-    also: tuple[str, ...] = ()  # terms of another form that mentions it as well ("fifth" for "5th")
+    # other forms that mention it as well, each as its terms: ("fifth",) for "5th"; ("1975",) for
+    # "1970s"; ("18", "th", "centuri") for "1700s"
+    also: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,10 +234,17 @@ def analyse(
         if low.isdigit() and ending[:2] in _ORDINAL_ENDINGS and not ending[2:].isalnum():
             # "5th batch": a number the passage must state, as "5th" or as "fifth"
             spelled = ORDINAL_WORDS[int(low)] if len(low) <= 2 and int(low) < len(ORDINAL_WORDS) else ""
-            also = tuple(tokenize(spelled)) if spelled else ()
-            words.append(Word(surface + ending[:2], low, NUMBER, tuple(terms),
-                              all(known(t) for t in terms) or (bool(also) and all(known(t) for t in also)),
-                              at, also=also))
+            also: tuple[tuple[str, ...], ...] = (tuple(tokenize(spelled)),) if spelled else ()
+            words.append(Word(surface + ending[:2], low, NUMBER, tuple(terms), _known(terms, also, known), at,
+                              also=also))
+            pieces.append(surface)
+            continue
+        plural = _decade_ending(question, m.end())
+        if plural and len(low) == 4 and low.isdigit() and low.endswith("0"):
+            # "the 1970s" / "1970's": any year of the decade; "the 1700s": of the century, or its name
+            also = _decade_forms(low, tokenize)
+            words.append(Word(surface + plural, low, NUMBER, tuple(terms), _known(terms, also, known), at,
+                              also=also))
             pieces.append(surface)
             continue
         if not terms or low in type_words or low in FUNCTION_WORDS or low in ASKING_WORDS or len(low) == 1:
@@ -304,6 +313,33 @@ def analyse(
         question, searched, tuple(words), tuple(corrections), kind, type_words, asks_figure(question),
         periods(searched), roles(searched), asks_share(question),
     )
+
+
+def _known(terms: list[str] | tuple[str, ...], also: tuple[tuple[str, ...], ...], known: Callable[[str], bool]) -> bool:
+    """The index holds all of ``terms``, or all terms of one of the other forms ``also``."""
+    return all(known(t) for t in terms) or any(alt and all(known(t) for t in alt) for alt in also)
+
+
+def _decade_ending(question: str, end: int) -> str:
+    """The "s" or "'s" right after a number ending at ``end`` ("1970s", "1970's"), else ""."""
+    for ending in ("s", "'s", "\u2019s"):
+        after = end + len(ending)
+        if question[end:after] == ending and not question[after : after + 1].isalnum():
+            return ending
+    return ""
+
+
+def _decade_forms(year: str, tokenize: Callable[[str], list[str]]) -> tuple[tuple[str, ...], ...]:
+    """Other forms of "the <year>s": the decade's other years ("1975" for the 1970s); for a
+    century ("1700s"), its years and its name ("18th century", "eighteenth century")."""
+    first = int(year)
+    if first % 100:
+        return tuple((str(y),) for y in range(first + 1, first + 10))
+    number = first // 100 + 1
+    names = [f"{number}th century"]
+    if number < len(ORDINAL_WORDS):
+        names.append(f"{ORDINAL_WORDS[number]} century")
+    return tuple((str(y),) for y in range(first + 1, first + 100)) + tuple(tuple(tokenize(n)) for n in names)
 
 
 def _ever_capitalised(lexicon: Lexicon, word: str) -> bool:
