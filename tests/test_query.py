@@ -150,6 +150,11 @@ def test_figure_questions_need_a_passage_with_a_number() -> None:
     assert asks_figure("What was the total number of new firms?") and asks_figure("number of new firms in yunnan")
     assert not asks_figure("Which province has the largest share of foreign trade?")  # asks for a province
     assert not asks_figure("what limits the number of trains each day")  # asks what limits it
+    # so does "how many" / "how much": not in a clause of a question that asks something else
+    assert not asks_figure("What tool shows how many people visited the zone?")  # asks for a tool
+    assert asked("What tool shows how many people visited the zone?")[0] is None
+    assert asks_figure("What was the population, and how many lived in the zone?")
+    assert asked("what were yunnan exports and how much did they grow")[0] == NUMBER
     assert holds_figure("879 trains") and holds_figure("seventeen times") and holds_figure("up a third")
     assert holds_figure("up 5 percent") and not holds_figure("a number of major companies")
 

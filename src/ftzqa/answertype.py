@@ -84,12 +84,22 @@ def _interrogative(words: list[str], i: int) -> bool:
     return i == 0 or i == len(words) - 1 or words[i - 1] in _BEFORE_QUESTION
 
 
+_OTHER_ASKING = frozenset("what which where why".split())
+
+
+def _asks_how(words: list[str], i: int) -> bool:
+    """``words[i]`` ("how", before "many", "much" ...) asks, rather than opens a clause of a
+    question that asks something else: "what tool shows how many people visited" asks for a tool,
+    "what limits how much is exported" what limits it; "and how many" asks as well."""
+    return (i > 0 and words[i - 1] in ("and", "or")) or not _OTHER_ASKING.intersection(words[:i])
+
+
 def asked(question: str) -> tuple[str | None, frozenset[str]]:
     """The kind of answer ``question`` asks for, and the words that said so (not topic words)."""
     words = [w.lower() for w in _WORD.findall(question[:2000])]
     for i, w in enumerate(words):
         nxt = words[i + 1] if i + 1 < len(words) else ""
-        if w == "how" and nxt in _HOW:
+        if w == "how" and nxt in _HOW and _asks_how(words, i):
             return _HOW[nxt], frozenset()
         if w in ("what", "which") and nxt in TYPE_WORDS:
             return TYPE_WORDS[nxt], frozenset({nxt})
@@ -121,8 +131,8 @@ def asks_figure(question: str) -> bool:
     # latest question word and it ("what was the number of"); not "which province has the largest
     # share of" (asks for a province) or "what limits the number of people" (asks what limits it)
     asking, asked_for = False, True  # a question word seen; only fillers since the latest one
-    for w, nxt in zip(words, words[1:], strict=False):
-        if w == "how" and nxt in ("many", "much"):
+    for i, (w, nxt) in enumerate(zip(words, words[1:], strict=False)):
+        if w == "how" and nxt in ("many", "much") and _asks_how(words, i):
             return True
         if w in ("what", "which") and nxt in _FIGURE_WORDS:
             return True
