@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 ABSTAIN_DEPTH = 3  # the decision looks at this many top passages
 
 
-SUBJECT_CACHE = 64  # documents whose paragraphs are kept for is_subject
+SUBJECT_CACHE = 64  # documents whose paragraphs are kept for is_subject ...
+SUBJECT_CHARS = 500_000  # ... from the first this many characters of each (memory and time bounded)
 RIVAL_DEPTH = 10  # passages compared with the top ones ("the documents say it, but for someone else")
 
 
@@ -447,13 +448,14 @@ class Retriever:
         )
 
     def _is_subject(self, doc_id: str, words: tuple[str, ...]) -> bool:
-        """``abstain.is_subject`` for a document's paragraphs, read once per index version (the
-        last ``SUBJECT_CACHE`` documents asked about are kept)."""
+        """``abstain.is_subject`` for a document's paragraphs (of its first ``SUBJECT_CHARS``
+        characters), read once per index version (the last ``SUBJECT_CACHE`` documents asked about
+        are kept)."""
         key = (self.store.version, doc_id)
         blocks = self._subjects.get(key)
         if blocks is None:
             doc = self.store.document(doc_id)
-            blocks = paragraphs(doc.text) if doc is not None else []
+            blocks = paragraphs(doc.text[:SUBJECT_CHARS]) if doc is not None else []
             if len(self._subjects) >= SUBJECT_CACHE:
                 self._subjects.clear()
             self._subjects[key] = blocks
