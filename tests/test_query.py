@@ -113,6 +113,8 @@ def test_a_decade_or_century_is_a_number_any_of_its_years_states() -> None:
     assert ("1750",) in century and ("1800",) not in century
     assert tuple(TOKENIZE("18th century")) in century and tuple(TOKENIZE("eighteenth century")) in century
     assert "s" not in {w.text for w in q.words}
+    twenty_first = next(w for w in _analyse("films of the 2000s").words if w.kind == NUMBER_WORD).also
+    assert tuple(TOKENIZE("21st century")) in twenty_first and ("2010",) in twenty_first
     # a year followed by an "s" that starts a word is no decade
     assert {w.surface for w in _analyse("exports in 1980 surged").words if w.kind == NUMBER_WORD} == {"1980"}
 

@@ -336,7 +336,8 @@ def _decade_forms(year: str, tokenize: Callable[[str], list[str]]) -> tuple[tupl
     if first % 100:
         return tuple((str(y),) for y in range(first + 1, first + 10))
     number = first // 100 + 1
-    names = [f"{number}th century"]
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    names = [f"{number}{suffix} century"]
     if number < len(ORDINAL_WORDS):
         names.append(f"{ORDINAL_WORDS[number]} century")
     return tuple((str(y),) for y in range(first + 1, first + 100)) + tuple(tuple(tokenize(n)) for n in names)
