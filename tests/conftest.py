@@ -65,6 +65,18 @@ TINY_DOCS = {
 }
 
 
+# a document about the Greeks: "Greece" is in 3 of its 6 paragraphs, "Greeks" in 2, "Turkey" in 1;
+# the third paragraph, on the state formed in 1830, names none of them
+GREEKS = "\n\n".join([
+    "The Greeks have lived in Greece and Asia Minor for millennia.",
+    "Greek colonies spread across the Mediterranean, from Greece to Sicily.",
+    "The modern state was officially formed in 1830 after the war of independence.",
+    "Many Greeks emigrated to the United States and Australia in the 20th century.",
+    "Greece joined the European Union in 1981.",
+    "The Greek minority of Turkey has dwindled to a few thousand.",
+])
+
+
 def write_corpus(folder: Path, docs: dict[str, str] = TINY_DOCS) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in docs.items():

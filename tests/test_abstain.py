@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from conftest import GREEKS
+
 from ftzqa.abstain import DEFAULT_MODEL, SIGNALS, Passage, Signals, is_subject, paragraphs, rival_topic, signals
 from ftzqa.evidence import Evidence
 from ftzqa.lexicon import Lexicon
@@ -218,16 +220,6 @@ def test_another_name_of_the_same_country_mentions_it() -> None:
     assert missing("Where did Cubans settle in America?", texts[1]) == 1.0
     # names of the country, not of its people: Chinese citizens are not foreigners in China
     assert missing("visas for chinese citizens", texts[1]) == 1.0
-
-
-GREEKS = "\n\n".join([
-    "The Greeks have lived in Greece and Asia Minor for millennia.",
-    "Greek colonies spread across the Mediterranean, from Greece to Sicily.",
-    "The modern state was officially formed in 1830 after the war of independence.",
-    "Many Greeks emigrated to the United States and Australia in the 20th century.",
-    "Greece joined the European Union in 1981.",
-    "The Greek minority of Turkey has dwindled to a few thousand.",
-])
 
 
 def test_a_documents_subject_is_mentioned_by_each_of_its_passages() -> None:

@@ -211,26 +211,16 @@ def test_an_embedder_that_uses_every_core_runs_on_the_calling_thread(tiny_index:
     assert answer.to_dict() == expected.to_dict()
 
 
-GREEKS = "\n\n".join([
-    "The Greeks",
-    "The Greeks have lived in Greece and Asia Minor for millennia.",
-    "Greek colonies spread across the Mediterranean, from Greece to Sicily.",
-    "The modern state was officially formed in 1830 after the war of independence.",
-    "Many Greeks emigrated to the United States and Australia in the 20th century.",
-    "Greece joined the European Union in 1981.",
-    "The Greek minority of Turkey has dwindled to a few thousand.",
-]) + "\n"
-
-
 def test_a_name_that_is_the_documents_subject_is_not_missing_from_its_passages(tmp_path: Path) -> None:
-    from conftest import write_corpus
+    from conftest import GREEKS, write_corpus
 
     from ftzqa.index import build
 
-    corpus = write_corpus(tmp_path / "corpus", {"greeks.md": GREEKS, "bakery.txt": "Rye bread is dense and dark.\n"})
+    greeks = f"The Greeks\n\n{GREEKS}\n"
+    corpus = write_corpus(tmp_path / "corpus", {"greeks.md": greeks, "bakery.txt": "Rye bread is dense and dark.\n"})
     build(corpus, tmp_path / "index", embedder=FakeEmbedder())
     retriever = Retriever.load(tmp_path / "index", embedder=FakeEmbedder())
-    # the store reads the document's paragraphs: "Greece" is in 3 of its 7, "Turkey" in one
+    # the store reads the document's paragraphs: "Greece" is in 3 of its 7 (with the title), "Turkey" in one
     top = retriever.search("When was the Greece we know today officially formed?", k=1, mode="bm25").hits[0]
     assert "officially formed in 1830" in top.passage.text
     assert retriever.signals("When was the Greece we know today officially formed?", "bm25")[0].missing_names == 0.0
