@@ -239,6 +239,20 @@ def test_words_that_say_what_is_asked_are_no_constraint() -> None:
     assert query.searched == "kou jie job title"  # still searched
 
 
+def test_stand_for_after_an_acronym_asks_what_it_spells_out() -> None:
+    def words(question: str) -> list[str]:
+        return [w.text.lower() for w in analyse(question, None, TOKENIZE, lambda t: True).words]
+
+    assert words("What does UGR stand for?") == ["ugr"]
+    assert words("what does ugr stands for") == ["ugr"]  # typed in lower case: any word may be one
+    assert words("What acronym describes the State Security Administration?") == [
+        "describes", "state", "security", "administration",
+    ]
+    # not after an acronym, nor "stand" on its own: a word the passage must use
+    assert "stand" in words("What does Lingang stand for?")
+    assert "stand" in words("Where does the UGR stand today?")
+
+
 def test_a_run_of_capitalised_words_is_a_name_even_if_the_documents_write_its_words_in_lower_case() -> None:
     text = "The emperor wore yellow silk. A tiger was seen near the house, a place of wisdom."
     lexicon = Lexicon.build([text])

@@ -87,7 +87,10 @@ FUNCTION_WORDS = frozenset(
 )
 # words that say what is asked for about a person or thing ("reporter name", "kou jie title", "zhu
 # min position"), not what it is about: a passage gives the name or post without using the word
-ASKING_WORDS = frozenset({"name", "names", "title", "titles", "job", "jobs", "position", "post"})
+ASKING_WORDS = frozenset(
+    {"name", "names", "title", "titles", "job", "jobs", "position", "post", "acronym", "abbreviation"}
+)
+_STANDS = frozenset({"stand", "stands"})  # "what does UGR stand for": the passage spells it out (below)
 NUMBER_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty"
@@ -207,6 +210,8 @@ def analyse(
     # ("Shangdong" -> "Shandong", "Pradox of the Stone" -> "Paradox of the Stone"). A
     # question mostly in capitals ("What were Heilongjiang Expots") says nothing about which are.
     lower = sum(t[:1].islower() for t in tokens[1:])
+    # "what does UGR stand for" asks what an acronym spells out; "stand" is no constraint then
+    spells_out = not cased or any(len(t) >= 2 and t.isupper() for t in tokens)
     names_cased = cased and lower > len(tokens) - 1 - lower
     index = -1
     pieces: list[str] = []
@@ -247,7 +252,10 @@ def analyse(
                               also=also))
             pieces.append(surface)
             continue
-        if not terms or low in type_words or low in FUNCTION_WORDS or low in ASKING_WORDS or len(low) == 1:
+        asking = low in ASKING_WORDS or (
+            spells_out and low in _STANDS and question[m.end() : m.end() + 4].lower() == " for"
+        )
+        if not terms or low in type_words or low in FUNCTION_WORDS or asking or len(low) == 1:
             pieces.append(surface)
             continue
         is_known = all(known(t) for t in terms)
