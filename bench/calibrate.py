@@ -120,7 +120,8 @@ def best_logit(x: np.ndarray, bias: float, w: np.ndarray, outranked: float = DEF
 # more: real questions asked of one article's index use words it never saw more often than
 # questions asked of a broad index do, so "unknown words" had come to mean "a narrow index"
 SIGN = {"cosine": 1, "coverage": 1, "topic_coverage": 1, "unknown_names": -1, "unknown_terms": -1,
-        "names_near": 1, "type_ok": 1, "rival": -1, "missing_names": -1, "missing_words": -1}
+        "names_near": 1, "type_ok": 1, "rival": -1, "missing_names": -1, "missing_words": -1,
+        "sentence_cosine": 1, "evidence_cosine": 1}
 
 
 def fit(
@@ -162,8 +163,12 @@ CANDIDATES = {
     "rule + all but missing words": (
         "cosine", "coverage", "topic_coverage", "unknown_terms", "names_near", "type_ok", "rival",
     ),
+    "rule + all but sentence cosines": (
+        "cosine", "coverage", "topic_coverage", "unknown_terms", "names_near", "type_ok", "rival", "missing_words",
+    ),
     "rule + all": (
         "cosine", "coverage", "topic_coverage", "unknown_terms", "names_near", "type_ok", "rival", "missing_words",
+        "sentence_cosine", "evidence_cosine",
     ),
 }
 CHOSEN = "rule + all"

@@ -131,6 +131,17 @@ def test_rival_the_topic_is_covered_better_where_a_name_is_missing() -> None:
     assert rival_topic(query, _passage(TEXTS[1]), lambda t: 1.0) == 0.0  # names Guangxi: no rival
 
 
+def test_a_passage_whose_closest_sentence_says_what_is_asked_is_more_likely_an_answer() -> None:
+    # unmeasured (a passage the name rule refuses), the sentence cosines read as the passage's own
+    assert Signals(cosine=0.4, coverage=1.0).as_list()[-2:] == [0.4, 0.4]
+    words = {"cosine": 0.3, "coverage": 0.5, "topic_coverage": 0.5}
+    vague = Signals(**words, sentence_cosine=0.2, evidence_cosine=0.2)
+    close = Signals(**words, sentence_cosine=0.6, evidence_cosine=0.3)
+    shown = Signals(**words, sentence_cosine=0.6, evidence_cosine=0.6)
+    p = [DEFAULT_MODEL.probability(s) for s in (vague, close, shown)]
+    assert p[0] < DEFAULT_MODEL.threshold <= p[2] and p[0] < p[1] < p[2]
+
+
 def test_the_model_has_one_weight_per_signal() -> None:
     assert len(DEFAULT_MODEL.weights) == len(SIGNALS) == len(Signals(0.0, 0.0).as_list())
     assert 0.0 < DEFAULT_MODEL.threshold < 1.0

@@ -206,7 +206,8 @@ class _BusyEmbedder(FakeEmbedder):
 def test_an_embedder_that_uses_every_core_runs_on_the_calling_thread(tiny_index: Path, mode: str) -> None:
     busy = _BusyEmbedder()
     answer = Retriever.load(tiny_index, embedder=busy).search("How long is the Danube?", k=3, mode=mode)
-    assert busy.threads == [threading.current_thread()]  # one embedding, here, nothing beside it
+    # the question (then the verdict's sentences) embedded here, nothing beside it
+    assert busy.threads and set(busy.threads) == {threading.current_thread()}
     expected = Retriever.load(tiny_index, embedder=FakeEmbedder()).search("How long is the Danube?", k=3, mode=mode)
     assert answer.to_dict() == expected.to_dict()
 
@@ -225,3 +226,40 @@ def test_a_name_that_is_the_documents_subject_is_not_missing_from_its_passages(t
     assert "officially formed in 1830" in top.passage.text
     assert retriever.signals("When was the Greece we know today officially formed?", "bm25")[0].missing_names == 0.0
     assert retriever.signals("When was the Turkey we know today officially formed?", "bm25")[0].missing_names == 1.0
+
+
+def test_the_verdict_measures_each_open_passages_closest_sentence(tiny_index: Path) -> None:
+    """Each top passage that the name rule leaves gets the question's cosine with its closest
+    sentence and with its evidence sentence, each sentence embedded on its own; a passage that
+    misses a name of the question (its p is 0 whatever else) gets none, and nothing is embedded for it."""
+    from ftzqa.chunking import sentences
+
+    embedder = FakeEmbedder()
+    retriever = Retriever.load(tiny_index, embedder=embedder)
+    question = "How long is the Danube?"
+    _, ranking, evidence, sigs, passages = retriever._run(question, 3, "hybrid")
+    plain = FakeEmbedder()
+    vector = plain.encode([question])[0]
+    embedded = {text for call in embedder.calls[1:] for text in call}  # after the question's own
+    opened = 0
+    for pid, ev, sig in zip(ranking.ids.tolist(), evidence, sigs, strict=False):
+        passage = passages[pid]
+        texts = [s.text for s in sentences(passage.text, passage.start)]
+        if sig.missing_names:
+            assert sig.sentence_cosine is None and sig.evidence_cosine is None
+            continue
+        opened += 1
+        assert sig.sentence_cosine == pytest.approx(float(max(plain.encode(texts) @ vector)))
+        assert sig.evidence_cosine == pytest.approx(float(plain.encode([ev.span.text])[0] @ vector))
+        assert sig.sentence_cosine >= sig.evidence_cosine
+        assert set(texts) <= embedded
+    assert opened >= 1 and len(sigs) == 3
+    # asked again, the sentences are known: only the question is embedded
+    before = len(embedder.calls)
+    retriever.search(question, k=3)
+    assert embedder.calls[before:] == [[question]]
+    # no passage mentions 1990: nothing but the question is embedded
+    dated = "How long was the Danube in 1990?"
+    before = len(embedder.calls)
+    assert all(s.missing_names == 1.0 and s.sentence_cosine is None for s in retriever.signals(dated))
+    assert embedder.calls[before:] == [[dated]]

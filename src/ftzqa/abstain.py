@@ -1,4 +1,4 @@
-"""Decide whether the documents answer a question: a small logistic model over ten signals.
+"""Decide whether the documents answer a question: a small logistic model over twelve signals.
 
 For each of the top-ranked passages (all signals in [0, 1]):
 
@@ -32,7 +32,11 @@ For each of the top-ranked passages (all signals in [0, 1]):
   quarter for each, at most 1; the words the reason line lists as "not in this passage"):
   ``coverage`` weighs words by rarity, so a passage that shares the question's two rarest words but
   lacks four of its other words still covers much of it; a question from another document usually
-  misses several.
+  misses several;
+- ``sentence_cosine``: dense similarity of the question and the passage's sentence closest to it
+  in meaning (each sentence embedded on its own, by the index's model): a passage can share a
+  question's words and general topic while none of its sentences says what the question asks;
+- ``evidence_cosine``: the same for the evidence sentence (the one shown as the answer).
 
 p(answered) = sigmoid(bias + w . signals); the question is answered when the best of the top
 passages reaches the threshold. When the best-ranked passage fails the ``missing_names`` rule (it
@@ -72,6 +76,8 @@ SIGNALS = (
     "type_ok",
     "rival",
     "missing_words",
+    "sentence_cosine",
+    "evidence_cosine",
 )
 MISSING_WORDS_FULL = 4  # missing_words is 1 from this many missing topic words
 SUBJECT_SHARE = 1 / 3  # a name in this share of a document's paragraphs is its subject ...
@@ -90,9 +96,11 @@ class Signals:
     type_ok: float = 1.0
     rival: float = 0.0
     missing_words: float = 0.0
+    sentence_cosine: float | None = None  # None: not measured, the passage's cosine stands in
+    evidence_cosine: float | None = None
 
     def as_list(self) -> list[float]:
-        return [getattr(self, name) for name in SIGNALS]
+        return [self.cosine if value is None else value for value in (getattr(self, n) for n in SIGNALS)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +140,8 @@ class AbstainModel:
 
 # fitted by: python bench/calibrate.py  (see README, "Not in the documents")
 DEFAULT_MODEL = AbstainModel(
-    bias=-5.032, weights=(5.731, 2.325, 0.937, 0.0, 0.0, 0.0, 0.587, 0.550, -0.869, -0.711), threshold=0.188,
-    outranked=0.5,
+    bias=-6.555, weights=(3.069, 1.753, 0.868, 0.0, 0.0, 0.0, 0.546, 0.577, -0.923, -0.691, 2.965, 2.969),
+    threshold=0.196, outranked=0.5,
 )
 
 
@@ -363,9 +371,11 @@ def signals(
     idf: Callable[[str], float],
     evidence: Evidence,
     rival: float = 0.0,
+    sentence_cosine: float | None = None,
+    evidence_cosine: float | None = None,
 ) -> Signals:
     """The signals of one question against one of its top passages (``passage``: the passage with
-    its title and section)."""
+    its title and section; the two sentence cosines as ``Retriever`` measures them)."""
     phrases = query.name_phrases()
     unknown = sum(1 for p in phrases if not all(w.known for w in p))
     unmentioned = sum(1 for p in phrases if not passage.mentions_name(p))
@@ -387,6 +397,8 @@ def signals(
         type_ok=1.0 if evidence.holds_type else 0.0,
         rival=max(0.0, rival - _share(topic_weight, passage.terms, topic_total, empty=1.0)),
         missing_words=min(1.0, len(lacking) / MISSING_WORDS_FULL),
+        sentence_cosine=sentence_cosine,
+        evidence_cosine=evidence_cosine,
     )
 
 

@@ -9,6 +9,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -17,6 +18,7 @@ import numpy as np
 from .abstain import DEFAULT_MODEL as DEFAULT_ABSTAIN
 from .abstain import AbstainModel, Signals, is_subject, paragraphs, rival_topic, signals
 from .abstain import Passage as VerdictPassage
+from .chunking import sentences as split_sentences
 from .embed import Embedder
 from .errors import InvalidQueryError
 from .evidence import Evidence, best_sentence
@@ -42,6 +44,8 @@ ABSTAIN_DEPTH = 3  # the decision looks at this many top passages
 SUBJECT_CACHE = 64  # documents whose paragraphs are kept for is_subject ...
 SUBJECT_CHARS = 500_000  # ... from the first this many characters of each (memory and time bounded)
 RIVAL_DEPTH = 10  # passages compared with the top ones ("the documents say it, but for someone else")
+SENTENCE_CACHE = 4096  # sentences whose vectors are kept (a one-article index: all of them) ...
+SENTENCES_PER_PASSAGE = 24  # ... of at most this many first sentences of each passage
 
 
 class _Ready(NamedTuple):
@@ -106,6 +110,11 @@ def _filled(
     if missing.any():
         out[missing] = rest(candidates[missing])
     return out
+
+
+def _vector(value: NDArray[np.float32] | None) -> NDArray[np.float32]:
+    assert value is not None  # every sentence was looked up or embedded
+    return value
 
 
 def _shown(value: object) -> str:
@@ -198,6 +207,8 @@ class Retriever:
         self._embedder = embedder
         self._overlaps: bool | None = None
         self._subjects: dict[tuple[str, str], list[str]] = {}  # (store version, doc_id) -> paragraphs
+        self._sentences: dict[str, NDArray[np.float32]] = {}  # sentence -> its vector (by self.embedder)
+        self._sentences_lock = threading.Lock()
 
     @property
     def index(self) -> Store:
@@ -485,4 +496,34 @@ class Retriever:
             cosines = store.dense_scores(vector, top).tolist()
         for view, cos, ev in zip(verdict[: len(top)], cosines, evidence, strict=False):
             out.append(signals(query, view, float(cos), store.idf, ev, rival))
+        # the sentences are embedded only for passages the name rule leaves (for the others p is 0)
+        open_ = [j for j, s in enumerate(out) if s.missing_names == 0]
+        closest = self._sentence_cosines(vector, [pool[j][0] for j in open_], [evidence[j] for j in open_])
+        for j, (best, shown) in zip(open_, closest, strict=True):
+            out[j] = replace(out[j], sentence_cosine=best, evidence_cosine=shown)
+        return out
+
+    def _sentence_cosines(
+        self, vector: NDArray[np.float32], passages: list[Passage], evidence: list[Evidence]
+    ) -> list[tuple[float, float]]:
+        """Per passage: the question's cosine with its closest sentence, and with its evidence
+        sentence. Sentences are embedded one by one with the question's embedder (in one batch per
+        question; the last ``SENTENCE_CACHE`` are kept, so a small index soon has them all)."""
+        spans = [split_sentences(p.text, p.start)[:SENTENCES_PER_PASSAGE] for p in passages]
+        texts = [s.text for group in spans for s in group] + [ev.span.text for ev in evidence[: len(passages)]]
+        with self._sentences_lock:
+            known = {t: self._sentences.get(t) for t in texts}
+        todo = [t for t, v in known.items() if v is None]
+        if todo:
+            fresh = self.embedder.encode(todo)
+            known.update(zip(todo, fresh, strict=True))
+            with self._sentences_lock:
+                if len(self._sentences) + len(todo) > SENTENCE_CACHE:
+                    self._sentences.clear()
+                self._sentences.update(zip(todo, fresh, strict=True))
+        out = []
+        for group, ev in zip(spans, evidence, strict=False):
+            shown = float(np.dot(_vector(known[ev.span.text]), vector))
+            best = max((float(np.dot(_vector(known[s.text]), vector)) for s in group), default=shown)
+            out.append((max(best, shown), shown))
         return out
