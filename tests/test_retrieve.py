@@ -230,34 +230,39 @@ def test_a_name_that_is_the_documents_subject_is_not_missing_from_its_passages(t
 
 def test_the_verdict_measures_each_open_passages_closest_sentence(tiny_index: Path) -> None:
     """Each top passage that the name rule leaves gets the question's cosine with its closest
-    sentence and with its evidence sentence, each sentence embedded on its own; a passage that
-    misses a name of the question (its p is 0 whatever else) gets none, and nothing is embedded for it."""
+    sentence and with its evidence sentence, each sentence embedded on its own (only the evidence
+    sentence and those sharing a word with the question); a passage that misses a name of the
+    question (its p is 0 whatever else) gets none, and nothing is embedded for it."""
     from ftzqa.chunking import sentences
 
     embedder = FakeEmbedder()
     retriever = Retriever.load(tiny_index, embedder=embedder)
-    question = "How long is the Danube?"
-    _, ranking, evidence, sigs, passages = retriever._run(question, 3, "hybrid")
+    tokenize = retriever.store.tokenize
     plain = FakeEmbedder()
-    vector = plain.encode([question])[0]
-    embedded = {text for call in embedder.calls[1:] for text in call}  # after the question's own
-    opened = 0
-    for pid, ev, sig in zip(ranking.ids.tolist(), evidence, sigs, strict=False):
-        passage = passages[pid]
-        texts = [s.text for s in sentences(passage.text, passage.start)]
-        if sig.missing_names:
-            assert sig.sentence_cosine is None and sig.evidence_cosine is None
-            continue
-        opened += 1
-        assert sig.sentence_cosine == pytest.approx(float(max(plain.encode(texts) @ vector)))
-        assert sig.evidence_cosine == pytest.approx(float(plain.encode([ev.span.text])[0] @ vector))
-        assert sig.sentence_cosine >= sig.evidence_cosine
-        assert set(texts) <= embedded
-    assert opened >= 1 and len(sigs) == 3
+    for question in ("How long is the Danube?", "What does sourdough bread need?"):
+        query, ranking, evidence, sigs, passages = retriever._run(question, 3, "hybrid")
+        vector = plain.encode([question])[0]
+        embedded = {text for call in embedder.calls for text in call}
+        asked = {t for w in query.words for t in w.terms}
+        opened = 0
+        for pid, ev, sig in zip(ranking.ids.tolist(), evidence, sigs, strict=False):
+            passage = passages[pid]
+            if sig.missing_names:
+                assert sig.sentence_cosine is None and sig.evidence_cosine is None
+                continue
+            opened += 1
+            spans = sentences(passage.text, passage.start)
+            compared = [s.text for s in spans if s.start == ev.span.start or asked & set(tokenize(s.text))]
+            assert sig.sentence_cosine == pytest.approx(float(max(plain.encode(compared) @ vector)))
+            assert sig.evidence_cosine == pytest.approx(float(plain.encode([ev.span.text])[0] @ vector))
+            assert sig.sentence_cosine >= sig.evidence_cosine
+            assert set(compared) <= embedded
+        assert opened >= 1 and len(sigs) == 3
+    assert "The dough rests overnight." not in {t for call in embedder.calls for t in call}  # shares no word
     # asked again, the sentences are known: only the question is embedded
     before = len(embedder.calls)
-    retriever.search(question, k=3)
-    assert embedder.calls[before:] == [[question]]
+    retriever.search("How long is the Danube?", k=3)
+    assert embedder.calls[before:] == [["How long is the Danube?"]]
     # no passage mentions 1990: nothing but the question is embedded
     dated = "How long was the Danube in 1990?"
     before = len(embedder.calls)
