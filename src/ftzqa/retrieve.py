@@ -112,11 +112,6 @@ def _filled(
     return out
 
 
-def _vector(value: NDArray[np.float32] | None) -> NDArray[np.float32]:
-    assert value is not None  # every sentence was looked up or embedded
-    return value
-
-
 def _shown(value: object) -> str:
     """A short repr of a bad value for an error message (never the whole of a huge one)."""
     try:
@@ -524,8 +519,8 @@ class Retriever:
         ]
         texts = [s.text for group in spans for s in group] + [ev.span.text for ev in evidence]
         with self._sentences_lock:
-            known = {t: self._sentences.get(t) for t in texts}
-        todo = [t for t, v in known.items() if v is None]
+            known = {t: self._sentences[t] for t in texts if t in self._sentences}
+        todo = list(dict.fromkeys(t for t in texts if t not in known))
         if todo:
             fresh = self.embedder.encode(todo)
             known.update(zip(todo, fresh, strict=True))
@@ -535,7 +530,7 @@ class Retriever:
                 self._sentences.update(zip(todo, fresh, strict=True))
         out = []
         for group, ev in zip(spans, evidence, strict=True):
-            shown = float(np.dot(_vector(known[ev.span.text]), vector))
-            best = max((float(np.dot(_vector(known[s.text]), vector)) for s in group), default=shown)
+            shown = float(np.dot(known[ev.span.text], vector))
+            best = max((float(np.dot(known[s.text], vector)) for s in group), default=shown)
             out.append((max(best, shown), shown))
         return out
