@@ -299,6 +299,7 @@ def phase_serve(p: dict[str, Any]) -> dict[str, Any]:
         embedder.encode([q])
         times["embed"].append(_clock() - t)
         for mode in MODES:
+            retriever.forget()  # each answer as a new question's: no sentence vectors kept from the others
             t = _clock()
             retriever.search(q, k=p["k"], mode=mode)
             times[mode].append(_clock() - t)

@@ -245,6 +245,13 @@ class Retriever:
             self._embedder = SentenceTransformerEmbedder(self.store.model, self.settings.device)
         return self._embedder
 
+    def forget(self) -> None:
+        """Drop the kept sentence vectors and document paragraphs, so the next question costs what
+        a question about passages never asked about before costs (benchmarks time it)."""
+        with self._sentences_lock:
+            self._sentences.clear()
+        self._subjects.clear()
+
     def staleness(self, corpus_dir: str | Path | None = None) -> Staleness:
         return self.store.staleness(corpus_dir)
 
