@@ -4,6 +4,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -86,15 +87,16 @@ def test_embedder_with_wrong_dimension_is_refused(tiny_index: Path) -> None:
 
 
 class _WaitsForKeywords(FakeEmbedder):
-    """Embeds a question only once the keyword search has started (or gives up after 20 s)."""
+    """Embeds ``question`` only once the keyword search has started (or gives up after 20 s)."""
 
-    def __init__(self) -> None:
+    def __init__(self, question: str) -> None:
         super().__init__()
+        self.question = question
         self.keywords_started = threading.Event()
         self.saw_keywords: list[bool] = []
 
     def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
-        if len(texts) == 1:  # a question, not the build's passages
+        if texts == [self.question]:  # the question, not the build's passages or the answer's sentences
             self.saw_keywords.append(self.keywords_started.wait(timeout=20))
         return super().encode(texts, batch_size=batch_size, show_progress=show_progress)
 
@@ -105,7 +107,7 @@ TWO_CORES = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the ove
 @TWO_CORES
 @pytest.mark.parametrize("mode", ["hybrid", "bm25"])
 def test_the_keyword_search_runs_while_the_question_is_embedded(tiny_index: Path, mode: str) -> None:
-    embedder = _WaitsForKeywords()
+    embedder = _WaitsForKeywords("How long is the Danube?")
     retriever = Retriever.load(tiny_index, embedder=embedder)
     store = retriever.store
     search = store.bm25_search
@@ -240,7 +242,7 @@ def test_the_verdict_measures_each_open_passages_closest_sentence(tiny_index: Pa
     tokenize = retriever.store.tokenize
     plain = FakeEmbedder()
     for question in ("How long is the Danube?", "What does sourdough bread need?"):
-        query, ranking, evidence, sigs, passages = retriever._run(question, 3, "hybrid")
+        query, ranking, evidence, sigs, passages = retriever._run(question, 3, "hybrid", complete=True)
         vector = plain.encode([question])[0]
         embedded = {text for call in embedder.calls for text in call}
         asked = {t for w in query.words for t in w.terms}
@@ -268,3 +270,34 @@ def test_the_verdict_measures_each_open_passages_closest_sentence(tiny_index: Pa
     before = len(embedder.calls)
     assert all(s.missing_names == 1.0 and s.sentence_cosine is None for s in retriever.signals(dated))
     assert embedder.calls[before:] == [[dated]]
+
+
+@pytest.mark.parametrize("first_answers", [True, False])
+def test_the_verdict_stops_at_a_best_ranked_passage_that_answers(tiny_index: Path, first_answers: bool) -> None:
+    """When passage [1] answers, the passages below cannot change the verdict: their sentences are
+    not embedded, and "found" and its confidence are passage [1]'s. When it does not, every open
+    passage's sentences are compared, as ``signals`` (all of them) gives them."""
+    from ftzqa.abstain import DEFAULT_MODEL
+
+    question = "What does sourdough bread need?"
+    # a threshold every open passage passes, or none does: which one decides is known beforehand
+    model = replace(DEFAULT_MODEL, threshold=1e-9 if first_answers else 1.0)
+    embedder = FakeEmbedder()
+    retriever = Retriever(Retriever.load(tiny_index).store, embedder, abstain=model)
+    full = retriever.signals(question)
+    assert len(full) == 3 and full[0].missing_names == 0 and full[1].missing_names == 0
+    every = model.probabilities(full)
+    _, ranking, evidence, _, passages = retriever._run(question, 3, "hybrid", complete=True)
+    lower = {ev.span.text for ev in evidence[1:]} - {evidence[0].span.text}
+    assert lower  # the passages below have evidence sentences of their own
+    retriever.forget()
+    before = len(embedder.calls)
+    answer = retriever.search(question, k=3)
+    embedded = {text for call in embedder.calls[before:] for text in call}
+    assert [h.passage for h in answer.hits] == [passages[i] for i in ranking.ids.tolist()]
+    if first_answers:
+        assert answer.found and answer.confidence == pytest.approx(every[0])
+        assert embedded.isdisjoint(lower)
+    else:
+        assert not answer.found and answer.confidence == pytest.approx(max(every))
+        assert lower <= embedded

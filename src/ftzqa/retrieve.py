@@ -298,13 +298,13 @@ class Retriever:
     def signals(self, question: str, mode: str = "hybrid") -> list[Signals]:
         """The abstention signals of the top passages, as ``search`` computes them (for calibration)."""
         question = check_question(question, self.settings.max_question_chars)
-        return self._run(question, ABSTAIN_DEPTH, check_mode(mode))[3]
+        return self._run(question, ABSTAIN_DEPTH, check_mode(mode), complete=True)[3]
 
     def _run(
-        self, question: str, k: int, mode: str, required: frozenset[str] = frozenset()
+        self, question: str, k: int, mode: str, required: frozenset[str] = frozenset(), *, complete: bool = False
     ) -> tuple[Query, Ranking, list[Evidence], list[Signals], dict[int, Passage]]:
-        """Analyse, rank, pick evidence and compute the verdict's signals (``search`` and ``signals``);
-        also the passages read for it, by id."""
+        """Analyse, rank, pick evidence and compute the verdict's signals (``search`` and ``signals``;
+        ``complete``: of every top passage, see ``_signals``); also the passages read for it, by id."""
         depth = max(k, RIVAL_DEPTH)
         query, terms, vector, nearest, keywords, ready = self._read_embed_match(question, required, depth, mode)
         wide = self._rank(vector, terms, depth, mode, keywords, nearest)
@@ -319,7 +319,7 @@ class Retriever:
         ]
         verdict = {pid: ready[pid].verdict for pid in wanted if pid in ready}
         pool = [(passages[pid], verdict.get(pid)) for pid in wide.ids.tolist()]
-        sigs = self._signals(query, vector, ranking, evidence, pool)
+        sigs = self._signals(query, vector, ranking, evidence, pool, complete)
         return query, ranking, evidence, sigs, passages
 
     def analyse(self, question: str, required: frozenset[str] = frozenset()) -> Query:
@@ -348,6 +348,22 @@ class Retriever:
             used = getattr(self.embedder, "cpu_threads", None)
             self._overlaps = (int(used()) if callable(used) else 1) < _cores()
         return self._overlaps
+
+    def _encode_both(self, texts: list[str]) -> NDArray[np.float32]:
+        """``embedder.encode(texts)``, half of them on another thread when the embedder leaves a
+        core free (``_overlap``): the sentences of an answer take longer than its question."""
+        encode = self.embedder.encode
+        if len(texts) < 2 or not self._overlap():
+            return encode(texts)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        halves = order[0::2], order[1::2]  # alike in length: both threads finish together
+        other = _embedding_pool().submit(encode, [texts[i] for i in halves[1]])
+        out = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
+        try:
+            out[halves[0]] = encode([texts[i] for i in halves[0]])
+        finally:
+            out[halves[1]] = other.result()
+        return out
 
     def _keyword_depth(self, k: int, mode: str) -> int:
         """How many keyword matches ``_rank`` takes for ``k`` passages."""
@@ -481,9 +497,12 @@ class Retriever:
         ranking: Ranking,
         evidence: list[Evidence],
         pool: list[tuple[Passage, VerdictPassage | None]],
+        complete: bool = False,
     ) -> list[Signals]:
         """Signals of each of the top ``ABSTAIN_DEPTH`` passages; found when any is likely to answer.
-        ``pool``: the ranked passages, each with its verdict view when already prepared."""
+        ``pool``: the ranked passages, each with its verdict view when already prepared. Unless
+        ``complete``, only the first passage's when it answers: the verdict is then "found" on it
+        whatever the others' are, and their sentences need not be embedded (most found answers)."""
         store = self.store
         top = ranking.ids[:ABSTAIN_DEPTH]
         verdict = [v if v is not None else self._verdict_passage(p) for p, v in pool]
@@ -500,10 +519,27 @@ class Retriever:
             out.append(signals(query, view, float(cos), store.idf, ev, rival))
         # the sentences are embedded only for passages the name rule leaves (for the others p is 0)
         open_ = [j for j, s in enumerate(out) if s.missing_names == 0]
-        closest = self._sentence_cosines(query, vector, [pool[j][0] for j in open_], [evidence[j] for j in open_])
-        for j, (best, shown) in zip(open_, closest, strict=True):
-            out[j] = replace(out[j], sentence_cosine=best, evidence_cosine=shown)
+        first = open_[:1] if open_[:1] == [0] and not complete else open_
+        self._fill_sentences(query, vector, out, first, pool, evidence)
+        if first != open_:
+            if self.abstain.probability(out[0]) >= self.abstain.threshold:
+                return out[:1]  # the best-ranked passage answers: the ones below cannot change that
+            self._fill_sentences(query, vector, out, open_[1:], pool, evidence)
         return out
+
+    def _fill_sentences(
+        self,
+        query: Query,
+        vector: NDArray[np.float32],
+        out: list[Signals],
+        which: list[int],
+        pool: list[tuple[Passage, VerdictPassage | None]],
+        evidence: list[Evidence],
+    ) -> None:
+        """Set the sentence cosines of ``out[j]`` for each ``j`` in ``which``."""
+        closest = self._sentence_cosines(query, vector, [pool[j][0] for j in which], [evidence[j] for j in which])
+        for j, (best, shown) in zip(which, closest, strict=True):
+            out[j] = replace(out[j], sentence_cosine=best, evidence_cosine=shown)
 
     def _sentence_cosines(
         self, query: Query, vector: NDArray[np.float32], passages: list[Passage], evidence: list[Evidence]
@@ -529,7 +565,7 @@ class Retriever:
             known = {t: self._sentences[t] for t in texts if t in self._sentences}
         todo = list(dict.fromkeys(t for t in texts if t not in known))
         if todo:
-            fresh = self.embedder.encode(todo)
+            fresh = self._encode_both(todo)
             known.update(zip(todo, fresh, strict=True))
             with self._sentences_lock:
                 if len(self._sentences) + len(todo) > SENTENCE_CACHE:
