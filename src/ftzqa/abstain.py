@@ -55,10 +55,13 @@ articles); ``outranked`` is set by hand there; see README.
 
 from __future__ import annotations
 
+import gzip
 import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
 from .answertype import holds_figure, only_changes
 from .evidence import Evidence
@@ -150,16 +153,40 @@ _CONNECTORS = frozenset({"of", "and", "for", "the", "&"})
 _WORD = re.compile(r"[^\W_]+")
 _RUN_JOINS = frozenset({"of", "the"})  # "Department of Commerce", "Bank of the West": one name
 # countries English names in several ways that share no first letters: a question about "America"
-# is answered by a passage on "the United States" (lower case: words in a row of the passage; all
-# capitals: an acronym as the passage writes it, dots taken out). Names of the country only, not
-# its people: "Chinese citizens" are not mentioned by a passage on China
+# is answered by a passage on "the United States", one about the Netherlands by a passage on "Dutch
+# ports" (lower case: words in a row of the passage; all capitals: an acronym as the passage writes
+# it, dots taken out). Most come from data/countries.txt.gz (bench/countries.py: each country's
+# names, then its people's adjective); these add what that list lacks. A country named in the
+# question is mentioned by its adjective, not the other way round: "Chinese citizens" are not
+# mentioned by a passage on China
 _ALIAS_GROUPS = (
     ("united states", "america", "US", "USA"),
     ("united kingdom", "britain", "great britain", "UK"),
     ("netherlands", "holland"),
     ("soviet union", "USSR"),
 )
-_ALIASES = {form.lower(): group for group in _ALIAS_GROUPS for form in group}
+
+
+@cache
+def _aliases() -> dict[str, tuple[str, ...]]:
+    """Each name of a country (lower case) -> every form that mentions it (its names and its
+    people's adjective); read once, when first needed."""
+    data = (resources.files("ftzqa") / "data" / "countries.txt.gz").read_bytes()
+    countries = []
+    for line in gzip.decompress(data).decode().splitlines():
+        if line and not line.startswith("#"):
+            names, _, adjectives = line.partition("\t")
+            countries.append((names.split("|"), [a for a in adjectives.split("|") if a]))
+    out: dict[str, tuple[str, ...]] = {}
+    for names, adjectives in countries:
+        for name in names:
+            out[name] = (*names, *adjectives)
+    for extra in _ALIAS_GROUPS:
+        lower = [form.lower() for form in extra]
+        merged = dict.fromkeys([*extra, *(f for name in lower for f in out.get(name, ()))])
+        for name in lower:
+            out[name] = tuple(merged)
+    return out
 
 
 class Passage:
@@ -327,7 +354,7 @@ class Passage:
         Department."""
         if all(self.mentions(w) for w in phrase):
             return True
-        group = _ALIASES.get(" ".join(w.text for w in phrase))
+        group = _aliases().get(" ".join(w.text for w in phrase))
         if group is not None and any(self._says(form) for form in group):
             return True
         if any(w.kind != NAME for w in phrase):
