@@ -172,15 +172,13 @@ def _aliases() -> dict[str, tuple[str, ...]]:
     """Each name of a country (lower case) -> every form that mentions it (its names and its
     people's adjective); read once, when first needed."""
     data = (resources.files("ftzqa") / "data" / "countries.txt.gz").read_bytes()
-    countries = []
+    out: dict[str, tuple[str, ...]] = {}
     for line in gzip.decompress(data).decode().splitlines():
         if line and not line.startswith("#"):
             names, _, adjectives = line.partition("\t")
-            countries.append((names.split("|"), [a for a in adjectives.split("|") if a]))
-    out: dict[str, tuple[str, ...]] = {}
-    for names, adjectives in countries:
-        for name in names:
-            out[name] = (*names, *adjectives)
+            forms = tuple(f for f in (*names.split("|"), *adjectives.split("|")) if f)
+            for name in names.split("|"):
+                out[name] = forms
     for extra in _ALIAS_GROUPS:
         lower = [form.lower() for form in extra]
         merged = dict.fromkeys([*extra, *(f for name in lower for f in out.get(name, ()))])
