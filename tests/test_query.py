@@ -253,26 +253,6 @@ def test_stand_for_after_an_acronym_asks_what_it_spells_out() -> None:
     assert "stand" in words("Where does the UGR stand today?")
 
 
-def test_an_acronym_for_a_kind_of_thing_is_no_name_unless_the_documents_write_it() -> None:
-    """data/common_acronyms.txt.gz: "TV", "URL", "CEO" are common nouns (English puts them in the
-    plural); a passage may name the thing otherwise ("BBC One"). Where the documents write the
-    acronym, it may be one thing's name there, and stays a name; "FBI" is a name anyway."""
-    texts = ["The CEO of the Qingdao area spoke on BBC One.", "The FBI and the CD of Shandong."]
-    lexicon = Lexicon.build(texts)
-    vocab = {t for text in texts for t in TOKENIZE(text)}
-
-    def kinds(question: str) -> dict[str, str]:
-        return {w.surface: w.kind for w in analyse(question, lexicon, TOKENIZE, vocab.__contains__).words}
-
-    assert kinds("On what TV station did the Qingdao CEO speak?") == {
-        "TV": TOPIC, "station": TOPIC, "Qingdao": NAME, "CEO": NAME, "speak": TOPIC,
-    }
-    assert kinds("what URLs does shandong own")["URLs"] == TOPIC
-    assert kinds("What did the FBI say about Shandong?")["FBI"] == NAME
-    assert kinds("Who made the CD?")["CD"] == NAME  # the documents write it
-    assert kinds("Who made the NBA rules?")["NBA"] == NAME  # never written, but a name
-
-
 def test_a_run_of_capitalised_words_is_a_name_even_if_the_documents_write_its_words_in_lower_case() -> None:
     text = "The emperor wore yellow silk. A tiger was seen near the house, a place of wisdom."
     lexicon = Lexicon.build([text])

@@ -7,9 +7,7 @@ once, when a question first needs it:
 in neither, and no typo of one ("xiongan", a new area), is a name too. A third,
 ``data/common_words.txt.gz`` (about 106,000 words written in lower case at least four times as
 often as capitalised or in capitals: "court", "house"), tells which words the documents' capitals
-alone do not make a name of in a question typed in lower case (``query``). A fourth,
-``data/common_acronyms.txt.gz`` (about 1,700 acronyms English puts in the plural: "TVs", "CEOs",
-"URLs"), tells which acronyms are common nouns, not names.
+alone do not make a name of in a question typed in lower case (``query``).
 """
 
 from __future__ import annotations
@@ -36,12 +34,6 @@ def plain_word(word: str) -> bool:
     capitalised or in capitals, sentence starts included: "court", "house", "towards"; not "west",
     "bond", "french", "gdp" or "yunnan" (``data/common_words.txt.gz``)."""
     return word in _list("common_words.txt.gz")
-
-
-def common_acronym(word: str) -> bool:
-    """``word`` (lower case) is an acronym English uses as a common noun, in the plural at least 1/33
-    as often as in the singular: "tv", "ceo", "url", "ngo"; not "fbi", "nato", "gdp", "uk"."""
-    return word in _list("common_acronyms.txt.gz")
 
 
 @lru_cache(maxsize=4)

@@ -28,7 +28,7 @@ from .answertype import asked as asked_kind
 from .answertype import asks_figure, asks_share
 from .lexicon import Lexicon
 from .periods import Period, periods
-from .propernouns import common_acronym, plain_word, usually_capitalised
+from .propernouns import plain_word, usually_capitalised
 
 # shorthand people type that documents spell out; language-level, not about any corpus
 SHORTHAND = {
@@ -276,7 +276,6 @@ def analyse(
             continue
         if not is_known and len(low) > 3 and low.endswith("s") and all(known(t) for t in tokenize(low[:-1])):
             text, terms, is_known = low[:-1], tokenize(low[:-1]), True  # "JFKs", "DB10s": the name itself
-        written = is_known  # the documents use the word as typed
         if not is_known:
             fixed = SHORTHAND.get(low)
             if fixed is None and lexicon is not None:
@@ -310,12 +309,6 @@ def analyse(
                 evidence is None and not is_known
                 and (usually_capitalised(text) or (lexicon is not None and lexicon.unheard_of(text)))
             )
-        acronym = low[:-1] if len(surface) > 2 and surface[-1] == "s" and surface[:-1].isupper() else low  # "FTAs"
-        if name and not written and common_acronym(acronym) and (surface.isupper() or acronym != low or not cased):
-            # "what TV station", "the URL": a kind of thing, which a passage may well name otherwise
-            # ("BBC One", "television"), when the documents never write it; where they do, it may be
-            # one thing's name there ("LC", a Macintosh), and a passage must use it
-            name = False
         name = name or low in required or text in required
         styled = not name and not cased and evidence is True
         words.append(Word(surface, text, NAME if name else TOPIC, tuple(terms), is_known, at, styled))
